@@ -1,0 +1,1 @@
+# dbus build fragment, included from the top-level Makefile.am.

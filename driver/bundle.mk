@@ -1,0 +1,1 @@
+# driver/bundle.mk: build fragment (see Makefile.am).

@@ -1,0 +1,1 @@
+# driver build fragment, included from the top-level Makefile.am.

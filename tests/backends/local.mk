@@ -1,0 +1,1 @@
+# tests/backends/local.mk: build fragment (see Makefile.am).

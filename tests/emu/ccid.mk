@@ -1,0 +1,1 @@
+# tests/emu/ccid.mk: build fragment (see Makefile.am).

@@ -1,0 +1,83 @@
+/* emu-ccid.h — the emulated reader's firmware: the CCID command set on top
+ * of cards in slots.  Pure logic, no I/O: the USB layer hands it complete
+ * bulk-OUT transfers and class requests and gets frames back through the
+ * environment callbacks, so Check tests drive it without umockdev.
+ *
+ * Threading: every function except emu_ccid_abort_wait() is called from the
+ * single firmware thread (or a test).  emu_ccid_abort_wait() may be called
+ * from any thread to cut short a wait in progress (Abort request, unplug).
+ */
+#ifndef ONSHI_EMU_CCID_H
+#define ONSHI_EMU_CCID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "emu-card.h"
+#include "emu-profile.h"
+
+typedef struct emu_ccid emu_ccid;
+
+typedef struct emu_ccid_env {
+	void *user;
+	/* Queue one RDR_to_PC message (or a deliberately broken frame) on bulk IN. */
+	void (*bulk_in)(void *user, const uint8_t *frame, size_t len);
+	/* Queue one message on the interrupt IN endpoint. */
+	void (*interrupt_in)(void *user, const uint8_t *frame, size_t len);
+	/* Let time pass (time extensions, keypad typing).  Returns false when the
+	 * wait was cut short by emu_ccid_abort_wait(): stop and return. */
+	bool (*wait_ms)(void *user, unsigned ms);
+} emu_ccid_env;
+
+/* Faults a test can inject; each applies to the next `count` responses
+ * (endless-wtx and t1-garbage until cleared with EMU_FAULT_NONE). */
+typedef enum emu_ccid_fault {
+	EMU_FAULT_NONE = 0,
+	EMU_FAULT_SHORT_FRAME,    /* response cut below its header / dwLength */
+	EMU_FAULT_WRONG_SEQ,      /* response carries a bSeq that was not sent */
+	EMU_FAULT_OVERSIZED_LENGTH, /* dwLength larger than the frame and than dwMaxCCIDMessageLength */
+	EMU_FAULT_ENDLESS_TIME_EXTENSION, /* time-extension replies forever */
+	EMU_FAULT_BAD_SLOT,       /* response names a slot that does not exist */
+	EMU_FAULT_T1_GARBAGE,     /* card-side T=1 answers with corrupt blocks (bad LRC, bad PCB) */
+	EMU_FAULT_HARDWARE_ERROR, /* RDR_to_PC_HardwareError on the interrupt endpoint */
+	EMU_FAULT_MUTE,           /* the card stops answering (ICC mute) */
+} emu_ccid_fault;
+
+emu_ccid *emu_ccid_new(const emu_profile *profile, const emu_ccid_env *env);
+void emu_ccid_free(emu_ccid *ccid);
+
+/* One complete bulk-OUT transfer: a PC_to_RDR message, possibly malformed. */
+void emu_ccid_bulk_out(emu_ccid *ccid, const uint8_t *msg, size_t len);
+
+/* Class-specific request on the CCID interface (Abort, GET_CLOCK_FREQUENCIES,
+ * GET_DATA_RATES).  For IN requests writes up to wLength bytes to data and
+ * returns the count; returns -1 to STALL the request. */
+int emu_ccid_control(emu_ccid *ccid, uint8_t bmRequestType, uint8_t bRequest,
+		     uint16_t wValue, uint16_t wIndex, uint8_t *data, uint16_t wLength);
+
+/* Put a card in a slot (takes ownership; replaces and destroys any card
+ * already there) or take it out.  Both queue NotifySlotChange when the
+ * profile has an interrupt endpoint. */
+void emu_ccid_insert(emu_ccid *ccid, unsigned slot, emu_card *card);
+void emu_ccid_remove(emu_ccid *ccid, unsigned slot);
+bool emu_ccid_card_present(const emu_ccid *ccid, unsigned slot);
+
+/* What the simulated user types on the keypad for the next PC_to_RDR_Secure:
+ * digits, or NULL to press Cancel, or "" to let the entry time out. */
+void emu_ccid_set_keypad(emu_ccid *ccid, const char *keys);
+
+void emu_ccid_inject(emu_ccid *ccid, emu_ccid_fault fault, unsigned count);
+
+/* Any thread: cut short the current wait_ms() (CCID Abort, unplug). */
+void emu_ccid_abort_wait(emu_ccid *ccid);
+
+/* Counters for benchmarks and tests. */
+typedef struct emu_ccid_stats {
+	unsigned long commands;       /* PC_to_RDR messages handled */
+	unsigned long apdus;          /* APDUs passed to cards */
+	unsigned long time_extensions;
+	unsigned long t1_blocks;      /* T=1 blocks exchanged with the host */
+} emu_ccid_stats;
+void emu_ccid_get_stats(const emu_ccid *ccid, emu_ccid_stats *out);
+
+#endif

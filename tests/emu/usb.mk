@@ -1,0 +1,1 @@
+# tests/emu/usb.mk: build fragment (see Makefile.am).

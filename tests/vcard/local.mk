@@ -1,0 +1,1 @@
+# tests/vcard/local.mk: build fragment (see Makefile.am).

@@ -1,0 +1,1 @@
+# udev build fragment, included from the top-level Makefile.am.
