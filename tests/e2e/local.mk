@@ -7,4 +7,13 @@ tests_tools_onshi_pcsc_probe_SOURCES = tests/tools/onshi-pcsc-probe.c \
 tests_tools_onshi_pcsc_probe_CFLAGS = $(AM_CFLAGS) $(PCSC_CFLAGS) $(CRYPTO_CFLAGS)
 tests_tools_onshi_pcsc_probe_LDADD = $(PCSC_LIBS) $(CRYPTO_LIBS)
 
+E2E_TESTS = \
+	tests/e2e/test-libccid-profiles.py \
+	tests/e2e/test-vicc-backend.py \
+	tests/e2e/test-transcript-replay.py \
+	tests/e2e/test-card-events.py \
+	tests/e2e/test-no-leftovers.py
+dist_check_SCRIPTS += $(E2E_TESTS)
+TESTS += $(E2E_TESTS)
+
 EXTRA_DIST += tests/harness/onshi_testenv.py tests/e2e/e2elib.py tools/demo.sh

@@ -14,8 +14,8 @@ must stay under 108 bytes):
 
 Clients get PCSCLITE_CSOCK_NAME and DBUS_SYSTEM_BUS_ADDRESS from env().
 Everything is torn down on exit, on exceptions and on SIGTERM/SIGINT/SIGHUP:
-each child runs in its own process group, the harness is a child subreaper
-(so dbus-daemon's forked child stays ours), and stop() kills, waits and then
+each child runs in its own process group, the harness is a child subreaper (so
+nothing a child forks escapes to init), and stop() kills, waits and then
 checks /proc that no process carrying this environment's marker survives.
 
 Library use:
@@ -163,6 +163,7 @@ class TestEnv:
         self.emu = None
         self.emu_info = {}
         self.pcscd = None
+        self.dbus = None
         self.dbus_pid = None
         self.dbus_address = None
         self.vpcd_port = None
@@ -427,16 +428,29 @@ class TestEnv:
                 "%s%s\n"
                 "</busconfig>\n" % (sock, includes, self.dbus_policy or ""))
         self._log("start dbus-daemon (%s)" % conf)
-        proc = subprocess.run(
-            ["dbus-daemon", "--config-file=" + conf, "--fork",
+        # In the foreground (not --fork) so it stays in our process group,
+        # dies with the harness (PDEATHSIG) and is waited for like the rest.
+        self.dbus = subprocess.Popen(
+            ["dbus-daemon", "--config-file=" + conf, "--nofork",
              "--print-address=1", "--print-pid=1", "--nopidfile"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=self._open_log(self.dbus_log), env=self._marked_env(),
-            timeout=20, preexec_fn=_child_setup)
-        lines = proc.stdout.decode().split()
-        if proc.returncode != 0 or len(lines) < 2:
-            raise EnvError("dbus-daemon failed (%d):\n%s"
-                           % (proc.returncode, tail(self.dbus_log)))
+            start_new_session=True, preexec_fn=_child_setup)
+        lines = []
+        buf = b""
+        deadline = time.monotonic() + 20
+        fd = self.dbus.stdout.fileno()
+        while len(lines) < 2:
+            left = deadline - time.monotonic()
+            ready = select.select([fd], [], [], max(left, 0))[0] if left > 0 else []
+            if not ready:
+                raise EnvError("dbus-daemon gave no address:\n%s" % tail(self.dbus_log))
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise EnvError("dbus-daemon exited (%s):\n%s"
+                               % (self.dbus.poll(), tail(self.dbus_log)))
+            buf += chunk
+            lines = buf.decode().split()
         self.dbus_address = lines[0]
         self.dbus_pid = int(lines[1])
 
@@ -496,8 +510,8 @@ class TestEnv:
             out["pcscd"] = self.pcscd.pid
         if self.emu and self.emu.poll() is None:
             out["emu"] = self.emu.pid
-        if self.dbus_pid and _pid_alive(self.dbus_pid):
-            out["dbus"] = self.dbus_pid
+        if self.dbus and self.dbus.poll() is None:
+            out["dbus"] = self.dbus.pid
         return out
 
     def dump_logs(self, lines=40, stream=sys.stderr):
@@ -517,14 +531,12 @@ class TestEnv:
                 self.emu.stdin.close()
             except OSError:
                 pass
-        for proc in (self.pcscd, self.emu):
+        for proc in (self.dbus, self.pcscd, self.emu):
             if proc is None:
                 continue
             self._terminate_group(proc)
-        if self.emu is not None and self.emu.stdout:
-            self.emu.stdout.close()
-        if self.dbus_pid:
-            self._terminate_pid(self.dbus_pid)
+            if proc.stdout:
+                proc.stdout.close()
         # Anything else carrying our marker (children of children).
         for pid in processes_with_marker(self.marker):
             self._terminate_pid(pid)
@@ -584,7 +596,7 @@ class TestEnv:
 
     @staticmethod
     def _reap(pid):
-        # As subreaper we inherit orphans (dbus-daemon --fork): reap the ones
+        # As subreaper we inherit orphans (e.g. a daemon that forks): reap the ones
         # we killed; a process that is not our child is reaped by its parent.
         try:
             os.waitpid(pid, os.WNOHANG)

@@ -1,0 +1,134 @@
+"""e2elib — what the end-to-end tests share: PASS/FAIL reporting, SKIP for
+pieces not built, virtual cards, signature checks.  Python stdlib only."""
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "harness"))
+
+import onshi_testenv  # noqa: E402
+from onshi_testenv import TestEnv, EnvError, probe_path, emu_path, tail  # noqa: E402,F401
+
+SKIP = 77
+PROFILES = ("tpdu-t1", "short-apdu", "extended-apdu", "multi-slot", "pinpad")
+# Probe exit codes (tests/tools/onshi-pcsc-probe.c).
+EX_OK, EX_USAGE, EX_PCSC, EX_NOCARD, EX_TRANSPORT, EX_SW, EX_PIN, EX_DATA, \
+    EX_PINPAD, EX_TIMEOUT, EX_BLOCKED = 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+
+
+def srcdir():
+    return onshi_testenv.top_srcdir()
+
+
+def openssl():
+    return os.environ.get("OPENSSL") or "openssl"
+
+
+class Report:
+    """Prints one PASS/FAIL line per subcase; exit status at the end."""
+
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, what, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("PASS: %s" % what, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL: %s%s" % (what, (" -- " + detail.strip()) if detail else ""),
+                  flush=True)
+        return ok
+
+    def run_result(self, what, result, want_rc=0, want_out=None):
+        """Checks a probe CompletedProcess: its exit code and output text."""
+        out = (result.stdout or "") + (result.stderr or "")
+        ok = result.returncode == want_rc and (want_out is None or want_out in out)
+        return self.check(what, ok, "exit %d (want %d)%s; output: %s" % (
+            result.returncode, want_rc,
+            "" if want_out is None else ", want %r" % want_out, out[-600:]))
+
+    def finish(self):
+        print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed))
+        return 1 if self.failed or not self.passed else 0
+
+
+def require_built(*paths):
+    """Exit 77 (SKIP) while a piece another part of the project builds is missing."""
+    for p in paths:
+        if not os.access(p, os.X_OK):
+            print("SKIP: %s is not built" % p)
+            sys.exit(SKIP)
+
+
+def require_file(*paths):
+    for p in paths:
+        if not os.path.exists(p):
+            print("SKIP: %s does not exist yet" % p)
+            sys.exit(SKIP)
+
+
+def mkcard_path():
+    return os.path.join(srcdir(), "tests", "vcard", "mkcard.sh")
+
+
+def make_card(parent, name="card", *options):
+    """Generates a virtual My Number card directory; returns its path."""
+    d = os.path.join(parent, name)
+    subprocess.run(["sh", mkcard_path(), d] + list(options), check=True,
+                   stdout=subprocess.DEVNULL, timeout=120)
+    return d
+
+
+def card_conf(carddir):
+    conf = {}
+    with open(os.path.join(carddir, "card.conf")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                conf[k.strip()] = v.strip()
+    return conf
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def verify_signature(cert_der, data_path, sig_path, workdir):
+    """PKCS#1 v1.5 SHA-256 signature check with openssl; (ok, output)."""
+    pub = os.path.join(workdir, "pub-%d.pem" % os.getpid())
+    r = subprocess.run([openssl(), "x509", "-inform", "DER", "-in", cert_der,
+                        "-pubkey", "-noout", "-out", pub],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        return False, r.stdout
+    r = subprocess.run([openssl(), "dgst", "-sha256", "-verify", pub, "-signature",
+                        sig_path, data_path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return r.returncode == 0 and "Verified OK" in r.stdout, r.stdout
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def workdir(prefix="e2e"):
+    base = os.environ.get("ONSHI_TEST_TMPDIR") or "/tmp"
+    return tempfile.mkdtemp(prefix=prefix, dir=base if len(base) <= 40 else "/tmp")
+
+
+def write_data(path, text=b"onshi end-to-end test data\n"):
+    with open(path, "wb") as f:
+        f.write(text)
+    return hashlib.sha256(text).hexdigest()
