@@ -7,6 +7,15 @@ tests_tools_onshi_pcsc_probe_SOURCES = tests/tools/onshi-pcsc-probe.c \
 tests_tools_onshi_pcsc_probe_CFLAGS = $(AM_CFLAGS) $(PCSC_CFLAGS) $(CRYPTO_CFLAGS)
 tests_tools_onshi_pcsc_probe_LDADD = $(PCSC_LIBS) $(CRYPTO_LIBS)
 
+if HAVE_CHECK
+check_PROGRAMS += tests/tools/test-probe-apdu
+TESTS += tests/tools/test-probe-apdu
+tests_tools_test_probe_apdu_SOURCES = tests/tools/test-probe-apdu.c \
+	tests/tools/probe-apdu.c tests/tools/probe-apdu.h
+tests_tools_test_probe_apdu_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_tools_test_probe_apdu_LDADD = $(CHECK_LIBS)
+endif
+
 E2E_TESTS = \
 	tests/e2e/test-libccid-profiles.py \
 	tests/e2e/test-vicc-backend.py \
