@@ -815,6 +815,21 @@ static int parse_args(int argc, char **argv, struct options *o, char **pos, int 
 	return EX_OK;
 }
 
+/* Commands and their positional-argument counts (the command included). */
+static bool command_known(char **pos, int npos)
+{
+	static const struct { const char *name; int min, max; } cmds[] = {
+		{ "list", 1, 1 }, { "wait-reader", 1, 1 }, { "wait-card", 1, 1 },
+		{ "wait-removal", 1, 1 }, { "atr", 1, 1 }, { "read-cert", 2, 2 },
+		{ "info", 1, 2 }, { "pin-status", 1, 1 }, { "sign", 1, 1 },
+		{ "transmit", 2, INT_MAX },
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		if (!strcmp(pos[0], cmds[i].name))
+			return npos >= cmds[i].min && npos <= cmds[i].max;
+	return false;
+}
+
 static int run(struct session *s, const struct options *o, char **pos, int npos)
 {
 	const char *cmd = pos[0];
@@ -850,7 +865,7 @@ int main(int argc, char **argv)
 	if (!pos)
 		return EX_DATA;
 	ex = parse_args(argc, argv, &o, pos, &npos);
-	if (ex || npos == 0) {
+	if (ex || npos == 0 || !command_known(pos, npos)) {
 		if (!ex)
 			usage(stderr);
 		free(pos);
