@@ -34,6 +34,7 @@ Python 3 standard library only; run by Debian's /usr/bin/python3.
 import argparse
 import ctypes
 import os
+import re
 import select
 import shutil
 import signal
@@ -349,6 +350,28 @@ class TestEnv:
                 s2.close()
         raise EnvError("no free TCP port pair for vpcd")
 
+    @staticmethod
+    def _sanitizer_runtimes(drop):
+        """ASan/UBSan runtimes a driver in the drop dir links: pcscd is not
+        instrumented, so they must be preloaded ahead of everything else."""
+        runtimes = []
+        for root, _, files in os.walk(drop, followlinks=True):
+            if os.path.basename(root) != "Linux":
+                continue
+            for name in files:
+                try:
+                    out = subprocess.run(["ldd", os.path.join(root, name)],
+                                         stdout=subprocess.PIPE, text=True,
+                                         timeout=20).stdout
+                except (OSError, subprocess.SubprocessError):
+                    continue
+                for line in out.splitlines():
+                    parts = line.split()
+                    if len(parts) >= 3 and parts[1] == "=>" and \
+                            re.match(r"lib(asan|ubsan)\.so", parts[0]) and parts[2] not in runtimes:
+                        runtimes.append(parts[2])
+        return runtimes
+
     def _start_pcscd(self):
         if not os.path.isdir("/run/pcscd"):
             os.makedirs("/run/pcscd", exist_ok=True)
@@ -358,9 +381,12 @@ class TestEnv:
         os.mkdir(rundir)
         activate = ["systemd-socket-activate", "-l", self.pcscd_sock,
                     "-E", "%s=%s" % (MARKER_VAR, self.marker)]
+        preload = self._sanitizer_runtimes(drop)
         if self.reader == "emu":
-            activate += ["-E", "LD_PRELOAD=" + UMOCKDEV_PRELOAD,
-                         "-E", "UMOCKDEV_DIR=" + self.emu_info["UMOCKDEV_DIR"]]
+            preload.append(UMOCKDEV_PRELOAD)
+            activate += ["-E", "UMOCKDEV_DIR=" + self.emu_info["UMOCKDEV_DIR"]]
+        if preload:
+            activate += ["-E", "LD_PRELOAD=" + ":".join(preload)]
         for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LIBCCID_ifdLogLevel"):
             if var in os.environ:
                 activate += ["-E", var]
