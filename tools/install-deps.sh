@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential autoconf automake libtool autoconf-archive pkg-config
  libusb-1.0-0-dev libpcsclite-dev libsystemd-dev libudev-dev libssl-dev openssl udev
- check umockdev libumockdev-dev libglib2.0-dev
+ check umockdev libumockdev-dev libglib2.0-dev libopenjp2-tools
  pcscd libccid pcsc-tools opensc dbus systemd
  clang libclang-rt-14-dev
  vsmartcard-vpcd python3 python3-virtualsmartcard python3-pycryptodome"

@@ -125,4 +125,23 @@
 #define JPKI_OID_ADDRESS               "1.2.392.200149.8.5.5.5"
 #define JPKI_OID_ADDRESS_ALT           "1.2.392.200149.8.5.5.6"
 
+/* Added for the virtual card (tests/vcard); values from jpki.md. */
+#define JPKI_AID_ISD                   { 0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00 }  /* GP ISD, §1 */
+#define JPKI_AID_ISD_LEN               7
+#define JPKI_CERT_PRESENCE_BOTH        { 0x8F, 0x8F, 0x00 }  /* EF 0008, §2.1 */
+#define JPKI_CERT_PRESENCE_AUTH_ONLY   { 0x00, 0x8F, 0x00 }
+#define JPKI_CERT_PRESENCE_LEN         3      /* EF 0008: sign, auth, unknown */
+#define TEXT_PIN_LEN                   4
+#define COLLATION_A_TRIES              3      /* UNCERTAIN (§5.4): what other tools assume */
+#define SELECT_P1_MF                   0x00
+#define SELECT_P2_FCI_OPTIONAL         0x00
+#define READ_BINARY_P1_SFI             0x80   /* P1 = 80|SFI, P2 = 8-bit offset */
+#define KEY_P2_SFI                     0x80   /* VERIFY / sign: P2 = 80|SFI */
+#define SFI_MASK                       0x1F
+#define SIGN_P1_DIGESTINFO_WRAP        0x02   /* card wraps a SHA-256 hash in DigestInfo */
+#define SIGN_P2_DEFAULT_KEY            0x00   /* 券面AP "card present" key */
+#define GET_DATA_TAG_CONTACT_ATR       0x5F51 /* contact ATR without TS, §2.5 */
+#define SW_END_OF_FILE_BEFORE_LE       0x6282
+#define SW_INCOMPATIBLE_FILE           0x6981
+
 #endif
