@@ -4,6 +4,7 @@
 #include "tests/backends/recorder.h"
 #include "tests/backends/replay.h"
 #include "tests/backends/vicc.h"
+#include "tests/vcard/vcard-card.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -63,11 +64,30 @@ static emu_card *open_vicc(const char *arg, char **error)
 	return vicc_card_open((unsigned)port, (int)timeout, error);
 }
 
+/* vcard:DIR[,noext] — ",noext": a card behind a reader without extended
+ * APDUs (the card answers them 6700). */
 static emu_card *open_vcard(const char *arg, char **error)
 {
-	(void)arg;
-	*error = strdup("vcard: this build has no virtual My Number card backend yet (tests/vcard)");
-	return NULL;
+	static const char noext[] = ",noext";
+	size_t len = strlen(arg);
+	bool extended = true;
+	char *dir;
+	emu_card *card;
+
+	if (len >= strlen(noext) && strcmp(arg + len - strlen(noext), noext) == 0) {
+		extended = false;
+		len -= strlen(noext);
+	}
+	if (len == 0)
+		return spec_error(error, "vcard:%s: expected vcard:DIR[,noext]", arg);
+	dir = strndup(arg, len);
+	if (!dir) {
+		*error = strdup("out of memory");
+		return NULL;
+	}
+	card = vcard_card_open(dir, extended, error);
+	free(dir);
+	return card;
 }
 
 static emu_card *open_record(const char *arg, const char *spec, char **error)

@@ -8,6 +8,10 @@ tests_backends_libbackends_a_SOURCES = \
 	tests/backends/transcript.c \
 	tests/backends/replay.c \
 	tests/backends/recorder.c
+# vcard-card.h includes "emu/emu-card.h".
+tests_backends_libbackends_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+# Users of libbackends.a link this (the vcard backend needs libvcard.a).
+BACKENDS_LIBS = tests/backends/libbackends.a $(VCARD_LIBS)
 noinst_HEADERS += \
 	tests/backends/backends.h \
 	tests/backends/backend-common.h \
@@ -21,8 +25,18 @@ check_PROGRAMS += tests/backends/test-backends
 TESTS += tests/backends/test-backends
 tests_backends_test_backends_SOURCES = tests/backends/test-backends.c
 tests_backends_test_backends_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_backends_test_backends_LDADD = tests/backends/libbackends.a $(CHECK_LIBS) -lpthread
+tests_backends_test_backends_LDADD = $(BACKENDS_LIBS) $(CHECK_LIBS) -lpthread
 endif
+
+# Drives one backend from stdin (script tests, manual poking).
+check_PROGRAMS += tests/backends/card-tool
+tests_backends_card_tool_SOURCES = tests/backends/card-tool.c
+tests_backends_card_tool_LDADD = $(BACKENDS_LIBS)
+
+# A second, independent virtual card in Python (vsmartcard vicc protocol),
+# and the script test of the vicc backend against it.
+dist_check_SCRIPTS += tests/backends/vicc-jpki-card.py tests/backends/test-vicc-python.py
+TESTS += tests/backends/test-vicc-python.py
 
 # libFuzzer target for the transcript parser (`make fuzz`).
 FUZZERS += tests/backends/fuzz-transcript

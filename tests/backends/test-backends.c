@@ -697,6 +697,248 @@ START_TEST(recorder_replay_round_trip)
 }
 END_TEST
 
+/* ---- recorder and replay around the virtual My Number card ---------------- */
+
+/* A card directory made once by mkcard.sh for the whole run (forked tests
+ * inherit it); empty if mkcard.sh failed, which fails the vcard tests. */
+static char vcard_dir[256];
+
+static void make_vcard_dir(void)
+{
+	const char *src = getenv("ONSHI_TOP_SRCDIR");
+	const char *tmp = getenv("TMPDIR");
+	char *cmd = NULL;
+
+	snprintf(vcard_dir, sizeof vcard_dir, "%s/onshi-backends-card-%d",
+		 tmp && *tmp ? tmp : "/tmp", (int)getpid());
+	if (asprintf(&cmd, "sh '%s/tests/vcard/mkcard.sh' '%s' >/dev/null",
+		     src && *src ? src : ".", vcard_dir) < 0 || system(cmd) != 0)
+		vcard_dir[0] = '\0';
+	free(cmd);
+}
+
+static void remove_vcard_dir(void)
+{
+	char *cmd = NULL;
+
+	if (vcard_dir[0] && asprintf(&cmd, "rm -rf '%s'", vcard_dir) >= 0 && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", vcard_dir);
+	free(cmd);
+}
+
+static size_t hex_to_bytes(const char *hex, uint8_t *out, size_t max)
+{
+	size_t n = 0;
+
+	while (*hex) {
+		unsigned v;
+
+		if (*hex == ' ') {
+			hex++;
+			continue;
+		}
+		ck_assert_int_eq(sscanf(hex, "%2x", &v), 1);
+		ck_assert_uint_lt(n, max);
+		out[n++] = (uint8_t)v;
+		hex += 2;
+	}
+	return n;
+}
+
+/* What the reader does: SELECT, read the auth certificate, query and VERIFY
+ * the auth PIN, sign, with a warm reset and power-off. */
+static const char *const vcard_session[] = {
+	"power-on",
+	"00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01",
+	"00 A4 02 0C 02 00 0A",
+	"00 B0 00 00 04",
+	"00 B0 00 04 00",
+	"00 B0 01 04 00",
+	"00 A4 02 0C 02 00 18",
+	"00 20 00 80",
+	"VERIFY",
+	"00 A4 02 0C 02 00 17",
+	"80 2A 00 80 33 30 31 30 0D 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20"
+	" 00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F 10 11 12 13 14 15 16 17 18 19 1A 1B 1C 1D 1E 1F 00",
+	"warm-reset",
+	"00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01",
+	"power-off",
+};
+#define VCARD_STEPS (sizeof vcard_session / sizeof vcard_session[0])
+
+struct step_result {
+	int rc;
+	size_t len;
+	uint8_t bytes[260];
+};
+
+static void read_auth_pin(char pin[8])
+{
+	char *path = NULL, line[256];
+	FILE *f;
+
+	pin[0] = '\0';
+	ck_assert_int_ge(asprintf(&path, "%s/card.conf", vcard_dir), 0);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "auth_pin=", 9) == 0)
+			snprintf(pin, 8, "%.4s", line + 9);
+	fclose(f);
+	free(path);
+	ck_assert_uint_eq(strlen(pin), 4);
+}
+
+/* alter_step >= 0: flip the last byte of that step's command. */
+static void run_vcard_session(emu_card *c, struct step_result res[VCARD_STEPS], int alter_step)
+{
+	uint8_t capdu[300], *r = malloc(EMU_RAPDU_MAX);
+	char pin[8];
+
+	ck_assert_ptr_nonnull(r);
+	read_auth_pin(pin);
+	for (size_t i = 0; i < VCARD_STEPS; i++) {
+		const char *op = vcard_session[i];
+		size_t len;
+
+		res[i].len = 0;
+		if (strcmp(op, "power-on") == 0 || strcmp(op, "warm-reset") == 0) {
+			size_t atr_len = 0;
+
+			res[i].rc = op[0] == 'p' ? c->ops->power_on(c, res[i].bytes, &atr_len)
+						 : c->ops->warm_reset(c, res[i].bytes, &atr_len);
+			res[i].len = atr_len;
+			continue;
+		}
+		if (strcmp(op, "power-off") == 0) {
+			c->ops->power_off(c);
+			res[i].rc = 0;
+			continue;
+		}
+		if (strcmp(op, "VERIFY") == 0) {
+			static const uint8_t head[] = { 0x00, 0x20, 0x00, 0x80, 0x04 };
+
+			memcpy(capdu, head, sizeof head);
+			memcpy(capdu + sizeof head, pin, 4);
+			len = sizeof head + 4;
+		} else {
+			len = hex_to_bytes(op, capdu, sizeof capdu);
+		}
+		if ((int)i == alter_step)
+			capdu[len - 1] ^= 0x01;
+		res[i].rc = send_apdu(c, capdu, len, r, &res[i].len);
+		ck_assert_uint_le(res[i].len, sizeof res[i].bytes);
+		memcpy(res[i].bytes, r, res[i].len);
+	}
+	free(r);
+}
+
+START_TEST(vcard_record_then_replay)
+{
+	char *rec = temp_path("vcard.apdu"), *spec = NULL, *error = NULL, *text;
+	struct step_result a[VCARD_STEPS], b[VCARD_STEPS];
+	emu_card *c;
+	char pin[8], pin_hex[16];
+
+	ck_assert_msg(vcard_dir[0], "mkcard.sh failed");
+	ck_assert_int_ge(asprintf(&spec, "record:%s:vcard:%s", rec, vcard_dir), 0);
+	c = emu_card_open(spec, &error);
+	ck_assert_msg(c != NULL, "%s", error ? error : "?");
+	run_vcard_session(c, a, -1);
+	emu_card_destroy(c);
+	/* The card really answered: ATR, a certificate header, 3 tries, a PIN
+	 * accepted, a 256-byte signature. */
+	ck_assert_int_eq(a[0].rc, 0);
+	ck_assert_uint_eq(a[0].bytes[0], 0x3B);
+	ck_assert_uint_eq(a[3].len, 6);
+	ck_assert_uint_eq(a[3].bytes[0], 0x30);
+	ck_assert_uint_eq(a[3].bytes[1], 0x82);
+	ck_assert_uint_eq(a[7].len, 2);
+	ck_assert_uint_eq(a[7].bytes[0], 0x63);
+	ck_assert_uint_eq(a[7].bytes[1], 0xC3);
+	ck_assert_uint_eq(a[8].len, 2);
+	ck_assert_uint_eq(a[8].bytes[0], 0x90);
+	ck_assert_uint_eq(a[10].len, 258);
+	ck_assert_uint_eq(a[10].bytes[256], 0x90);
+
+	/* The PIN is not in the file. */
+	read_auth_pin(pin);
+	snprintf(pin_hex, sizeof pin_hex, "%02X %02X %02X %02X", pin[0], pin[1], pin[2], pin[3]);
+	text = read_file(rec);
+	ck_assert_ptr_nonnull(strstr(text, "> 00 20 00 80 04 **REDACTED**\n< 90 00\n"));
+	ck_assert_ptr_null(strstr(text, pin_hex));
+	free(text);
+
+	free(spec);
+	ck_assert_int_ge(asprintf(&spec, "replay:%s", rec), 0);
+	c = emu_card_open(spec, &error);
+	ck_assert_msg(c != NULL, "%s", error ? error : "?");
+	run_vcard_session(c, b, -1);
+	ck_assert_int_eq(emu_card_finish(c), 0);
+	emu_card_destroy(c);
+	for (size_t i = 0; i < VCARD_STEPS; i++) {
+		ck_assert_int_eq(a[i].rc, b[i].rc);
+		ck_assert_uint_eq(a[i].len, b[i].len);
+		ck_assert_mem_eq(a[i].bytes, b[i].bytes, a[i].len);
+	}
+	unlink(rec);
+	free(rec);
+	free(spec);
+}
+END_TEST
+
+START_TEST(vcard_replay_detects_altered_byte)
+{
+	char *rec = temp_path("vcard2.apdu"), *spec = NULL, *error = NULL, *expected = NULL;
+	struct step_result a[VCARD_STEPS];
+	emu_card *c;
+
+	ck_assert_msg(vcard_dir[0], "mkcard.sh failed");
+	ck_assert_int_ge(asprintf(&spec, "record:%s:vcard:%s,noext", rec, vcard_dir), 0);
+	c = emu_card_open(spec, &error);
+	ck_assert_msg(c != NULL, "%s", error ? error : "?");
+	run_vcard_session(c, a, -1);
+	emu_card_destroy(c);
+
+	free(spec);
+	ck_assert_int_ge(asprintf(&spec, "replay:%s", rec), 0);
+	c = emu_card_open(spec, &error);
+	ck_assert_msg(c != NULL, "%s", error ? error : "?");
+	/* Step 5 reads at offset 0x0104; the altered command asks for Le 01. */
+	run_vcard_session(c, a, 5);
+	ck_assert(emu_card_failed(c));
+	/* Line 12: comment, atqb, power-on, then two lines per exchange. */
+	ck_assert_int_ge(asprintf(&expected,
+				  "replay %s:12: command differs from the transcript\n"
+				  "  expected: 00 B0 01 04 00\n"
+				  "  got:      00 B0 01 04 01\n"
+				  "                        ^^ first difference at offset 4 (expected 5 bytes, got 5)\n",
+				  rec), 0);
+	ck_assert_str_eq(replay_card_report(c), expected);
+	/* Mute from there on (the last step, power-off, has no answer). */
+	for (size_t i = 5; i < VCARD_STEPS - 1; i++)
+		ck_assert_int_eq(a[i].rc, -1);
+	ck_assert_int_eq(emu_card_finish(c), -1);
+	emu_card_destroy(c);
+	unlink(rec);
+	free(rec);
+	free(spec);
+	free(expected);
+}
+END_TEST
+
+START_TEST(vcard_spec_errors)
+{
+	char *error = NULL;
+
+	assert_spec_error("vcard:,noext", "vcard:,noext: expected vcard:DIR[,noext]");
+	ck_assert_ptr_null(emu_card_open("vcard:/nonexistent/card", &error));
+	ck_assert_ptr_nonnull(error);
+	ck_assert_ptr_nonnull(strstr(error, "/nonexistent/card"));
+	free(error);
+}
+END_TEST
+
 /* ---- vicc ----------------------------------------------------------------- */
 
 enum peer_mode {
@@ -1018,6 +1260,7 @@ static Suite *backends_suite(void)
 	TCase *rp = tcase_create("replay");
 	TCase *sp = tcase_create("spec");
 	TCase *vi = tcase_create("vicc");
+	TCase *vc = tcase_create("vcard");
 
 	tcase_add_test(tr, parse_session);
 	tcase_add_test(tr, write_round_trip);
@@ -1048,6 +1291,10 @@ static Suite *backends_suite(void)
 	suite_add_tcase(s, rp);
 	suite_add_tcase(s, sp);
 	suite_add_tcase(s, vi);
+	tcase_add_test(vc, vcard_record_then_replay);
+	tcase_add_test(vc, vcard_replay_detects_altered_byte);
+	tcase_add_test(vc, vcard_spec_errors);
+	suite_add_tcase(s, vc);
 	return s;
 }
 
@@ -1056,8 +1303,10 @@ int main(void)
 	SRunner *sr = srunner_create(backends_suite());
 	int failed;
 
+	make_vcard_dir();
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	remove_vcard_dir();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

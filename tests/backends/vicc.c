@@ -146,13 +146,25 @@ static int recv_all(struct vicc_card *v, uint8_t *buf, size_t len, int64_t deadl
 static int send_message(struct vicc_card *v, const uint8_t *msg, size_t len)
 {
 	int64_t deadline = now_ms() + v->timeout_ms;
-	uint8_t prefix[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	uint8_t *frame;
+	int r;
 
 	if (v->card_fd < 0)
 		return -1;
-	if (send_all(v, prefix, sizeof prefix, deadline) < 0)
+	/* One buffer, so that the prefix and the message usually travel in one
+	 * segment: vsmartcard's Python card reads the message with a single
+	 * recv() and would take a split message for a short one. */
+	frame = malloc(len + 2);
+	if (!frame) {
+		drop_card(v, "out of memory");
 		return -1;
-	return send_all(v, msg, len, deadline);
+	}
+	frame[0] = (uint8_t)(len >> 8);
+	frame[1] = (uint8_t)len;
+	memcpy(frame + 2, msg, len);
+	r = send_all(v, frame, len + 2, deadline);
+	free(frame);
+	return r;
 }
 
 /* Receive one message of min..max bytes into buf. */
