@@ -173,12 +173,12 @@ EOF
 cat >> x509.cnf <<EOF
 
 [basic_attributes]
-otherName.1 = 1.2.392.200149.8.5.5.1;UTF8:$name
-otherName.2 = 1.2.392.200149.8.5.5.2;UTF8:$name_kana
-otherName.3 = 1.2.392.200149.8.5.5.3;UTF8:$sex
-otherName.4 = 1.2.392.200149.8.5.5.4;UTF8:$birth
-otherName.5 = 1.2.392.200149.8.5.5.5;UTF8:$address
-otherName.6 = 1.2.392.200149.8.5.5.6;UTF8:$address
+otherName.1 = 1.2.392.200149.8.5.5.1;FORMAT:UTF8,UTF8:$name
+otherName.2 = 1.2.392.200149.8.5.5.2;FORMAT:UTF8,UTF8:$name_kana
+otherName.3 = 1.2.392.200149.8.5.5.3;FORMAT:UTF8,UTF8:$sex
+otherName.4 = 1.2.392.200149.8.5.5.4;FORMAT:UTF8,UTF8:$birth
+otherName.5 = 1.2.392.200149.8.5.5.5;FORMAT:UTF8,UTF8:$address
+otherName.6 = 1.2.392.200149.8.5.5.6;FORMAT:UTF8,UTF8:$address
 EOF
 
 ca_subject() { # OU

@@ -1,7 +1,8 @@
 /* test-vcard.c — Check tests of the virtual My Number card.
  *
  * main() makes two card directories with mkcard.sh ($ONSHI_TOP_SRCDIR) in a
- * temporary directory: a full card and one without a sign certificate.
+ * temporary directory: a full card with the default options, and one made
+ * with --no-sign-cert --foreign-ca --auth-pin 4321.
  * Each test loads a fresh card from them, drives it with raw APDUs and
  * checks bytes and status words against the files mkcard.sh wrote.
  */
@@ -21,9 +22,10 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 static char tmp_root[256];
-static char card_dir[256], nosign_dir[256];
+static char card_dir[256], other_dir[256];
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -127,12 +129,17 @@ static void select_ef(vcard *card, uint16_t fid)
 	ck_assert_uint_eq(send_raw(card, capdu, sizeof capdu), SW_OK);
 }
 
-static void verify_ok(vcard *card, uint16_t fid, const char *conf_key)
+static void verify_ok_in(vcard *card, const char *dir, uint16_t fid, const char *conf_key)
 {
-	char *secret = conf_value(card_dir, conf_key);
+	char *secret = conf_value(dir, conf_key);
 	select_ef(card, fid);
 	ck_assert_uint_eq(send_with_text(card, VERIFY_CURRENT, secret), SW_OK);
 	free(secret);
+}
+
+static void verify_ok(vcard *card, uint16_t fid, const char *conf_key)
+{
+	verify_ok_in(card, card_dir, fid, conf_key);
 }
 
 /* Reads the current EF like OpenSC/myna: chunks of ≤ 256 with short Le
@@ -223,7 +230,7 @@ END_TEST
 
 START_TEST(no_sign_cert_card)
 {
-	vcard *card = load(nosign_dir);
+	vcard *card = load(other_dir);
 	ck_assert_uint_eq(send_hex(card, SELECT_JPKI), SW_OK);
 	select_ef(card, JPKI_EF_CERT_PRESENCE);
 	ck_assert_uint_eq(send_hex(card, "00 B0 00 00 03"), SW_OK);
@@ -231,8 +238,117 @@ START_TEST(no_sign_cert_card)
 	ck_assert_uint_eq(send_hex(card, "00 A4 02 0C 02 00 01"), SW_FILE_NOT_FOUND);
 	ck_assert_uint_eq(send_hex(card, "00 A4 02 0C 02 00 1A"), SW_FILE_NOT_FOUND);
 	select_ef(card, JPKI_EF_AUTH_CERT);
-	assert_current_ef_is_file(card, nosign_dir, "auth.der");
+	assert_current_ef_is_file(card, other_dir, "auth.der");
+	/* --auth-pin 4321 is what the card now wants */
+	char *pin = conf_value(other_dir, "auth_pin");
+	ck_assert_str_eq(pin, "4321");
+	free(pin);
+	verify_ok_in(card, other_dir, JPKI_EF_AUTH_PIN, "auth_pin");
 	vcard_free(card);
+}
+END_TEST
+
+/* ---- the test PKI that mkcard.sh made ------------------------------------------ */
+
+static X509 *load_cert(const char *dir, const char *name)
+{
+	size_t len;
+	uint8_t *der = read_file(dir, name, &len);
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	ck_assert_msg(x != NULL, "%s/%s is not DER X.509", dir, name);
+	ck_assert_ptr_eq(p, der + len);
+	free(der);
+	return x;
+}
+
+/* 1 if SUBJECT's signature checks out with ISSUER's key. */
+static int signed_by(const char *dir, const char *subject, const char *issuer)
+{
+	X509 *s = load_cert(dir, subject), *i = load_cert(dir, issuer);
+	int ok = X509_verify(s, X509_get0_pubkey(i));
+	X509_free(s);
+	X509_free(i);
+	return ok;
+}
+
+START_TEST(pki_chains_and_foreign_ca)
+{
+	ck_assert_int_eq(signed_by(card_dir, "auth.der", "auth-ca.der"), 1);
+	ck_assert_int_eq(signed_by(card_dir, "sign.der", "sign-ca.der"), 1);
+	ck_assert_int_eq(signed_by(card_dir, "auth-ca.der", "auth-ca.der"), 1);
+	ck_assert_int_ne(signed_by(card_dir, "auth.der", "sign-ca.der"), 1);
+	/* --foreign-ca: the card's auth CA did not sign the auth cert */
+	ck_assert_int_ne(signed_by(other_dir, "auth.der", "auth-ca.der"), 1);
+	ck_assert_int_eq(signed_by(other_dir, "auth.der", "foreign-ca.der"), 1);
+}
+END_TEST
+
+START_TEST(auth_cert_profile)
+{
+	X509 *x = load_cert(card_dir, "auth.der");
+	char cn[64] = "";
+	X509_NAME *subject = X509_get_subject_name(x);
+	ck_assert_int_eq(X509_NAME_entry_count(subject), 2);
+	ck_assert_int_eq(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(subject, 0))), NID_commonName);
+	ck_assert_int_eq(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(subject, 1))), NID_countryName);
+	ck_assert_int_eq(X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof cn), 20);
+	ck_assert_uint_eq(X509_get_key_usage(x), KU_DIGITAL_SIGNATURE);
+	int critical = -1;
+	ASN1_BIT_STRING *ku = X509_get_ext_d2i(x, NID_key_usage, &critical, NULL);
+	ck_assert_int_eq(critical, 1);
+	ASN1_BIT_STRING_free(ku);
+	ck_assert_uint_eq(X509_get_extended_key_usage(x), XKU_SSL_CLIENT);
+	ck_assert_int_ge(X509_get_ext_by_NID(x, NID_certificate_policies, -1), 0);
+	ck_assert_int_ge(X509_get_ext_by_NID(x, NID_crl_distribution_points, -1), 0);
+	ck_assert_int_ge(X509_get_ext_by_NID(x, NID_info_access, -1), 0);
+	ck_assert_ptr_nonnull(X509_get0_subject_key_id(x));
+	ck_assert_ptr_nonnull(X509_get0_authority_key_id(x));
+	EVP_PKEY *pub = X509_get0_pubkey(x);
+	ck_assert_int_eq(EVP_PKEY_get_base_id(pub), EVP_PKEY_RSA);
+	ck_assert_int_eq(EVP_PKEY_get_bits(pub), 2048);
+	X509_free(x);
+}
+END_TEST
+
+/* The UTF8String under OID in the sign cert's subjectAltName otherNames. */
+static char *sign_cert_attribute(X509 *x, const char *oid)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	ck_assert_ptr_nonnull(names);
+	ASN1_OBJECT *want = OBJ_txt2obj(oid, 1);
+	char *value = NULL;
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		if (gn->type != GEN_OTHERNAME || OBJ_cmp(gn->d.otherName->type_id, want) != 0)
+			continue;
+		ASN1_TYPE *v = gn->d.otherName->value;
+		ck_assert_int_eq(v->type, V_ASN1_UTF8STRING);
+		value = strndup((const char *)ASN1_STRING_get0_data(v->value.utf8string),
+				(size_t)ASN1_STRING_length(v->value.utf8string));
+	}
+	ASN1_OBJECT_free(want);
+	GENERAL_NAMES_free(names);
+	ck_assert_msg(value != NULL, "no otherName %s", oid);
+	return value;
+}
+
+START_TEST(sign_cert_carries_basic_attributes)
+{
+	X509 *x = load_cert(card_dir, "sign.der");
+	static const struct { const char *oid, *conf_key; } attrs[] = {
+		{ JPKI_OID_NAME, "name" }, { JPKI_OID_NAME_ALT, "name_kana" },
+		{ JPKI_OID_SEX, "sex" }, { JPKI_OID_BIRTH, "birth" },
+		{ JPKI_OID_ADDRESS, "address" }, { JPKI_OID_ADDRESS_ALT, "address" },
+	};
+	for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+		char *got = sign_cert_attribute(x, attrs[i].oid);
+		char *want = conf_value(card_dir, attrs[i].conf_key);
+		ck_assert_str_eq(got, want);
+		free(got);
+		free(want);
+	}
+	X509_free(x);
 }
 END_TEST
 
@@ -567,6 +683,11 @@ START_TEST(my_number_and_attributes_access)
 	size_t name_off = (size_t)resp[6] << 8 | resp[7];
 	ck_assert_uint_lt(name_off + 2, record_len);
 	ck_assert_mem_eq(resp + name_off, "\xDF\x22", 2);
+	char *name = conf_value(card_dir, "name");
+	ck_assert_uint_eq(resp[name_off + 2], strlen(name));
+	ck_assert_uint_le(name_off + 3 + strlen(name), record_len);
+	ck_assert_mem_eq(resp + name_off + 3, name, strlen(name));
+	free(name);
 	select_ef(card, TEXT_EF_MY_NUMBER);
 	ck_assert_uint_eq(send_hex(card, "00 B0 00 00 11"), SW_OK);
 	free(my_number);
@@ -885,18 +1006,19 @@ END_TEST
 
 /* ---- main ------------------------------------------------------------------- */
 
-static int run_mkcard(const char *dir, const char *extra)
+/* Runs sh mkcard.sh DIR OPTIONS... (OPTIONS NULL-terminated, at most 6). */
+static int run_mkcard(const char *dir, const char *const *options)
 {
 	const char *top = getenv("ONSHI_TOP_SRCDIR");
 	char *script;
 	if (asprintf(&script, "%s/tests/vcard/mkcard.sh", top ? top : ".") < 0)
 		return -1;
+	const char *argv[10] = { "sh", script, dir };
+	for (size_t i = 0; options && options[i] && i < 6; i++)
+		argv[3 + i] = options[i];
 	pid_t pid = fork();
 	if (pid == 0) {
-		if (extra)
-			execl("/bin/sh", "sh", script, dir, extra, (char *)NULL);
-		else
-			execl("/bin/sh", "sh", script, dir, (char *)NULL);
+		execv("/bin/sh", (char *const *)argv);
 		_exit(127);
 	}
 	int status = -1;
@@ -919,6 +1041,9 @@ static Suite *vcard_suite(void)
 	tcase_add_test(tc, auth_cert_header_then_chunks_equals_der);
 	tcase_add_test(tc, ca_certs_token_info_presence_are_free);
 	tcase_add_test(tc, no_sign_cert_card);
+	tcase_add_test(tc, pki_chains_and_foreign_ca);
+	tcase_add_test(tc, auth_cert_profile);
+	tcase_add_test(tc, sign_cert_carries_basic_attributes);
 	tcase_add_test(tc, sign_cert_needs_sign_password);
 	tcase_add_test(tc, sign_password_lower_case_is_wrong);
 	tcase_add_test(tc, wrong_pin_counts_down_then_blocks);
@@ -958,9 +1083,12 @@ int main(void)
 		return 99;
 	}
 	snprintf(card_dir, sizeof card_dir, "%s/card", tmp_root);
-	snprintf(nosign_dir, sizeof nosign_dir, "%s/nosign", tmp_root);
+	snprintf(other_dir, sizeof other_dir, "%s/nosign", tmp_root);
 	int failed = 1;
-	if (run_mkcard(card_dir, NULL) || run_mkcard(nosign_dir, "--no-sign-cert")) {
+	static const char *const other_options[] = {
+		"--no-sign-cert", "--foreign-ca", "--auth-pin", "4321", NULL
+	};
+	if (run_mkcard(card_dir, NULL) || run_mkcard(other_dir, other_options)) {
 		fprintf(stderr, "test-vcard: mkcard.sh failed\n");
 		failed = 99;
 	} else {
