@@ -1,1 +1,40 @@
-# driver/bundle.mk: build fragment (see Makefile.am).
+# driver/bundle.mk: the pcscd bundle of the IFD handler (see doc/packaging.md).
+#
+# Info.plist is generated from driver/readers.list by tools/gen-reader-files.sh
+# and installed as $(usbdropdir)/ifd-onshi.bundle/Contents/Info.plist.
+#
+# The driver's shared object goes to $(ifdbundlelibdir), i.e.
+# $(usbdropdir)/ifd-onshi.bundle/Contents/Linux/libifd-onshi.so.  Whoever builds
+# it declares, in driver/local.mk:
+#   ifdbundlelib_LTLIBRARIES = driver/libifd-onshi.la
+#   driver_libifd_onshi_la_LDFLAGS = -module -avoid-version -shared
+# The hooks below drop the libtool archive pcscd does not want next to the .so
+# after install, and remove the .so on uninstall (libtool cannot once the .la
+# is gone).  Both are harmless while no driver library exists yet.
+
+READERS_LIST = driver/readers.list
+GEN_READER_FILES = tools/gen-reader-files.sh
+IFD_BUNDLE_PLIST = driver/ifd-onshi.bundle/Contents/Info.plist
+IFD_BUNDLE_SO = libifd-onshi.so
+
+ifdbundledir = $(usbdropdir)/ifd-onshi.bundle/Contents
+ifdbundlelibdir = $(ifdbundledir)/Linux
+ifdbundle_DATA = $(IFD_BUNDLE_PLIST)
+
+# Write to a temporary file first: a bad list line must not leave a target behind.
+$(IFD_BUNDLE_PLIST): $(srcdir)/$(READERS_LIST) $(srcdir)/$(GEN_READER_FILES) Makefile
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && \
+	$(SHELL) $(srcdir)/$(GEN_READER_FILES) plist $(srcdir)/$(READERS_LIST) '$(PACKAGE_VERSION)' >$@.tmp && \
+	mv -f $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+# Prerequisite-only rules: other fragments may add their own hooks the same way.
+install-exec-hook: install-exec-hook-ifd-bundle
+uninstall-hook: uninstall-hook-ifd-bundle
+.PHONY: install-exec-hook-ifd-bundle uninstall-hook-ifd-bundle
+install-exec-hook-ifd-bundle:
+	rm -f "$(DESTDIR)$(ifdbundlelibdir)/libifd-onshi.la"
+uninstall-hook-ifd-bundle:
+	rm -f "$(DESTDIR)$(ifdbundlelibdir)/$(IFD_BUNDLE_SO)"
+
+CLEANFILES += $(IFD_BUNDLE_PLIST)
+EXTRA_DIST += $(READERS_LIST) $(GEN_READER_FILES)

@@ -7,7 +7,8 @@ PKGS="build-essential autoconf automake libtool autoconf-archive pkg-config
  check umockdev libumockdev-dev libglib2.0-dev libopenjp2-tools
  pcscd libccid pcsc-tools opensc dbus systemd
  clang libclang-rt-14-dev
- vsmartcard-vpcd python3 python3-virtualsmartcard python3-pycryptodome"
+ vsmartcard-vpcd python3 python3-virtualsmartcard python3-pycryptodome
+ libxml2-utils python3-gi"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
