@@ -1,1 +1,60 @@
 # daemon build fragment, included from the top-level Makefile.am.
+
+# ---- onshid core: pure JPKI logic, secrets, X.509 (no PC/SC, no D-Bus) ----
+# The service (sd-bus) and the PC/SC layer link this library.
+noinst_LIBRARIES += daemon/libonshid-core.a
+daemon_libonshid_core_a_SOURCES = \
+	daemon/jpki-apdu.c daemon/jpki-apdu.h \
+	daemon/jpki-parse.c daemon/jpki-parse.h \
+	daemon/jpki-ops.c daemon/jpki-ops.h \
+	daemon/secret.c daemon/secret.h \
+	daemon/x509-info.c daemon/x509-info.h
+daemon_libonshid_core_a_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+ONSHID_CORE_LIBS = daemon/libonshid-core.a $(CRYPTO_LIBS)
+
+# ---- Check unit tests of the core ----
+if HAVE_CHECK
+ONSHID_CORE_TESTS = \
+	tests/unit/test-jpki-apdu \
+	tests/unit/test-jpki-parse \
+	tests/unit/test-jpki-ops \
+	tests/unit/test-secret \
+	tests/unit/test-x509-info
+check_PROGRAMS += $(ONSHID_CORE_TESTS)
+TESTS += $(ONSHID_CORE_TESTS)
+
+tests_unit_test_jpki_apdu_SOURCES = tests/unit/test-jpki-apdu.c
+tests_unit_test_jpki_apdu_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_test_jpki_apdu_LDADD = $(ONSHID_CORE_LIBS) $(CHECK_LIBS)
+
+tests_unit_test_jpki_parse_SOURCES = tests/unit/test-jpki-parse.c
+tests_unit_test_jpki_parse_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_test_jpki_parse_LDADD = $(ONSHID_CORE_LIBS) $(CHECK_LIBS)
+
+tests_unit_test_jpki_ops_SOURCES = tests/unit/test-jpki-ops.c
+tests_unit_test_jpki_ops_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_test_jpki_ops_LDADD = $(ONSHID_CORE_LIBS) $(CHECK_LIBS)
+
+tests_unit_test_secret_SOURCES = tests/unit/test-secret.c
+tests_unit_test_secret_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_test_secret_LDADD = $(ONSHID_CORE_LIBS) $(CHECK_LIBS)
+
+tests_unit_test_x509_info_SOURCES = tests/unit/test-x509-info.c
+tests_unit_test_x509_info_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CRYPTO_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_test_x509_info_LDADD = $(ONSHID_CORE_LIBS) $(CHECK_LIBS)
+endif
+
+# ---- libFuzzer targets over every parser of card data (`make fuzz`) ----
+FUZZERS += daemon/fuzz/fuzz-card-data$(EXEEXT) daemon/fuzz/fuzz-jpki-ops$(EXEEXT)
+EXTRA_DIST += \
+	daemon/fuzz/fuzz-card-data.c daemon/fuzz/fuzz-card-data.corpus \
+	daemon/fuzz/fuzz-jpki-ops.c daemon/fuzz/fuzz-jpki-ops.corpus
+
+daemon/fuzz/fuzz-card-data$(EXEEXT): $(srcdir)/daemon/fuzz/fuzz-card-data.c $(srcdir)/daemon/jpki-parse.c
+	@$(MKDIR_P) daemon/fuzz
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -I$(srcdir)/daemon -o $@ $^
+
+daemon/fuzz/fuzz-jpki-ops$(EXEEXT): $(srcdir)/daemon/fuzz/fuzz-jpki-ops.c $(srcdir)/daemon/jpki-ops.c \
+		$(srcdir)/daemon/jpki-apdu.c $(srcdir)/daemon/jpki-parse.c
+	@$(MKDIR_P) daemon/fuzz
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -I$(srcdir)/daemon -o $@ $^

@@ -125,6 +125,26 @@
 #define JPKI_OID_ADDRESS               "1.2.392.200149.8.5.5.5"
 #define JPKI_OID_ADDRESS_ALT           "1.2.392.200149.8.5.5.6"
 
+/* Added for the daemon core (onshid). */
+#define SW_END_OF_FILE_BEFORE_LE       0x6282
+#define JPKI_CERT_PRESENCE_LEN         3      /* EF 0008: sign, auth, unknown */
+#define JPKI_CERT_PRESENT_MARK         0x8F
+#define TEXT_PIN_LEN                   4
+#define JPKI_RSA_SIGNATURE_LEN         256    /* RSA-2048 PKCS#1 v1.5 */
+#define JPKI_SHA256_LEN                32
+#define JPKI_SHA384_LEN                48
+#define JPKI_SHA512_LEN                64
+#define ISO_SHORT_LE_MAX               256    /* Le byte 00 means 256 */
+#define ISO_EXTENDED_LE_MAX            65536  /* Le bytes 00 00 mean 65536 */
+#define ISO_READ_BINARY_OFFSET_MAX     0x7FFF /* P1 b8 = 0: 15-bit offset */
+/* 券面事項入力補助AP EF 0002 (基本4情報) record tags */
+#define TEXT_TAG_BASIC4                0xFF20
+#define TEXT_TAG_BASIC4_OFFSETS        0xDF21
+#define TEXT_TAG_BASIC4_NAME           0xDF22
+#define TEXT_TAG_BASIC4_ADDRESS        0xDF23
+#define TEXT_TAG_BASIC4_BIRTH          0xDF24
+#define TEXT_TAG_BASIC4_SEX            0xDF25
+
 /* Added for the virtual card (tests/vcard); values from jpki.md. */
 #define JPKI_AID_ISD                   { 0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00 }  /* GP ISD, §1 */
 #define JPKI_AID_ISD_LEN               7
