@@ -137,6 +137,29 @@ q = have[("072F", "2200")][0]
 assert "min-firmware=2.06" in q and "kernel-nfc=pn533_usb" in q, q
 EOF
 
+# The emulated readers of the test bench must be claimed, with the right class.
+if [ -f "$S/tests/emu/emu-profile.c" ]; then
+	check "readers.list covers every emulator profile (VID:PID, vendor class)" \
+		"$PY" - "$LIST" "$T" "$S/tests/emu/emu-profile.c" <<'EOF'
+import re, sys
+sys.path.insert(0, sys.argv[2])
+from readers import readers
+have = {(v, p): q for v, p, q, n in readers(sys.argv[1])}
+src = open(sys.argv[3], encoding="utf-8").read()
+blocks = re.findall(r"static const emu_profile (\w+) = \{(.*?)\n\};", src, re.S)
+assert len(blocks) >= 5, "found %d profiles" % len(blocks)
+for name, body in blocks:
+    vid = re.search(r"\.vid = 0x([0-9A-Fa-f]{4})", body).group(1).upper()
+    pid = re.search(r"\.pid = 0x([0-9A-Fa-f]{4})", body).group(1).upper()
+    q = have.get((vid, pid))
+    assert q is not None, "profile %s %s:%s not in readers.list" % (name, vid, pid)
+    assert "udev-only" not in q, name
+    vendor = ".interface_class = USB_CLASS_VENDOR" in body or ".interface_class = 0xFF" in body
+    assert vendor == ("vendor-class" in q), "profile %s: vendor class %s, list says %r" % (name, vendor, q)
+    print(name, vid + ":" + pid, ",".join(q) or "-")
+EOF
+fi
+
 # ---------------------------------------------------------------- udev rules
 check "udev rules: class match, group, persist, autosuspend, every vendor-class reader" \
 	"$PY" - "$RULES" "$LIST" "$T" "$PCSCD_GROUP" <<'EOF'
