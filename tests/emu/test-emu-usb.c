@@ -1,0 +1,520 @@
+/* test-emu-usb.c — drives onshi-emu's USB side with plain libusb 1.0, the
+ * way libccid does, and checks what a host sees on the wire.
+ *
+ * Run without arguments: starts `onshi-emu --profile tpdu-t1 --no-card`
+ * (path from $ONSHI_EMU, else $ONSHI_TOP_BUILDDIR/tests/emu/onshi-emu),
+ * re-executes itself under umockdev's preload with the testbed's
+ * UMOCKDEV_DIR, runs the Check suite there, then tells the emulator to quit.
+ * Tests run in order against one emulator; unplug/replug comes last.
+ * Everything asserted holds for any correct CCID firmware behind the USB
+ * layer: no card is inserted, so no card answer is assumed.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <check.h>
+#include <libusb.h>
+#include <onshi/ccid-const.h>
+#include "emu-profile.h"
+
+#define PROFILE "tpdu-t1"
+#define TIMEOUT_MS 2000
+
+static const emu_profile *prof;
+
+/* ---- control socket ------------------------------------------------------------ */
+
+static void ctl(const char *cmd, char *reply, size_t replysz)
+{
+	const char *path = getenv("ONSHI_EMU_CTL");
+	ck_assert_ptr_nonnull(path);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%s\n", cmd);
+	ck_assert_int_eq(write(fd, line, (size_t)n), n);
+	size_t got = 0;
+	while (got + 1 < replysz) {
+		ssize_t r = read(fd, reply + got, 1);
+		if (r <= 0 || reply[got] == '\n')
+			break;
+		got++;
+	}
+	reply[got] = '\0';
+	close(fd);
+}
+
+static void ctl_ok(const char *cmd)
+{
+	char reply[256];
+	ctl(cmd, reply, sizeof(reply));
+	ck_assert_msg(strncmp(reply, "ok", 2) == 0, "%s -> %s", cmd, reply);
+}
+
+/* ---- libusb helpers ------------------------------------------------------------ */
+
+static libusb_context *ctx;
+
+static void setup(void)
+{
+	ck_assert_int_eq(libusb_init(&ctx), 0);
+}
+
+static void teardown(void)
+{
+	libusb_exit(ctx);
+	ctx = NULL;
+}
+
+/* The emulated reader, or NULL after `wait_ms` without it. */
+static libusb_device *find_reader(int wait_ms)
+{
+	for (int waited = 0;; waited += 50) {
+		libusb_device **list;
+		libusb_device *found = NULL;
+		ssize_t n = libusb_get_device_list(ctx, &list);
+		for (ssize_t i = 0; i < n && !found; i++) {
+			struct libusb_device_descriptor dd;
+			if (libusb_get_device_descriptor(list[i], &dd) == 0 &&
+			    dd.idVendor == prof->vid && dd.idProduct == prof->pid)
+				found = libusb_ref_device(list[i]);
+		}
+		if (n >= 0)
+			libusb_free_device_list(list, 1);
+		if (found || waited >= wait_ms)
+			return found;
+		usleep(50 * 1000);
+	}
+}
+
+static libusb_device_handle *open_reader(void)
+{
+	libusb_device *dev = find_reader(TIMEOUT_MS);
+	ck_assert_ptr_nonnull(dev);
+	libusb_device_handle *h = NULL;
+	ck_assert_int_eq(libusb_open(dev, &h), 0);
+	libusb_unref_device(dev);
+	ck_assert_int_eq(libusb_claim_interface(h, 0), 0);
+	return h;
+}
+
+static void close_reader(libusb_device_handle *h)
+{
+	libusb_release_interface(h, 0);
+	libusb_close(h);
+}
+
+/* Read interrupt frames until none comes within `ms`. */
+static void drain_interrupt(libusb_device_handle *h, unsigned ms)
+{
+	uint8_t buf[64];
+	int got;
+	while (libusb_interrupt_transfer(h, prof->ep_intr_in, buf, sizeof(buf), &got, ms) == 0)
+		;
+}
+
+static void send_msg(libusb_device_handle *h, const uint8_t *msg, int len)
+{
+	int sent = -1;
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_out, (uint8_t *)msg, len, &sent,
+					      TIMEOUT_MS), 0);
+	ck_assert_int_eq(sent, len);
+}
+
+static const uint8_t get_slot_status[CCID_HEADER_LEN] = { PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, 0,
+							   0, 0x37, 0, 0, 0 };
+
+/* GetSlotStatus round trip: any CCID firmware answers SlotStatus with our bSeq. */
+static void expect_slot_status(libusb_device_handle *h)
+{
+	uint8_t buf[CCID_HEADER_LEN + 64];
+	int got = -1;
+	send_msg(h, get_slot_status, sizeof(get_slot_status));
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_in, buf, sizeof(buf), &got,
+					      TIMEOUT_MS), 0);
+	ck_assert_int_eq(got, CCID_HEADER_LEN);
+	ck_assert_uint_eq(buf[CCID_OFF_TYPE], RDR_TO_PC_SLOT_STATUS);
+	ck_assert_uint_eq(buf[CCID_OFF_SLOT], 0);
+	ck_assert_uint_eq(buf[CCID_OFF_SEQ], 0x37);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS] & CCID_ICC_MASK, CCID_ICC_ABSENT);
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* ---- tests --------------------------------------------------------------------- */
+
+START_TEST(device_descriptor_matches_profile)
+{
+	libusb_device *dev = find_reader(TIMEOUT_MS);
+	ck_assert_ptr_nonnull(dev);
+	struct libusb_device_descriptor dd;
+	ck_assert_int_eq(libusb_get_device_descriptor(dev, &dd), 0);
+	ck_assert_uint_eq(dd.bcdUSB, prof->bcd_usb);
+	ck_assert_uint_eq(dd.bcdDevice, prof->bcd_device);
+	ck_assert_uint_eq(dd.bNumConfigurations, 1);
+	ck_assert_uint_eq(libusb_get_bus_number(dev), 1);
+	ck_assert_uint_eq(libusb_get_device_address(dev), 2);
+	libusb_unref_device(dev);
+}
+END_TEST
+
+START_TEST(configuration_carries_ccid_descriptor)
+{
+	libusb_device *dev = find_reader(TIMEOUT_MS);
+	ck_assert_ptr_nonnull(dev);
+	struct libusb_config_descriptor *cfg;
+	ck_assert_int_eq(libusb_get_active_config_descriptor(dev, &cfg), 0);
+	ck_assert_uint_eq(cfg->bNumInterfaces, 1);
+	const struct libusb_interface_descriptor *id = &cfg->interface[0].altsetting[0];
+	ck_assert_uint_eq(id->bInterfaceClass, prof->interface_class);
+	ck_assert_uint_eq(id->bNumEndpoints, prof->has_interrupt_ep ? 3 : 2);
+	ck_assert_int_eq(id->extra_length, CCID_CLASS_DESC_LEN);
+	ck_assert_mem_eq(id->extra, prof->ccid_desc, CCID_CLASS_DESC_LEN);
+	ck_assert_uint_eq(id->endpoint[0].bEndpointAddress, prof->ep_bulk_out);
+	ck_assert_uint_eq(id->endpoint[0].bmAttributes & 3, LIBUSB_TRANSFER_TYPE_BULK);
+	ck_assert_uint_eq(id->endpoint[1].bEndpointAddress, prof->ep_bulk_in);
+	if (prof->has_interrupt_ep) {
+		ck_assert_uint_eq(id->endpoint[2].bEndpointAddress, prof->ep_intr_in);
+		ck_assert_uint_eq(id->endpoint[2].bmAttributes & 3, LIBUSB_TRANSFER_TYPE_INTERRUPT);
+	}
+	libusb_free_config_descriptor(cfg);
+	libusb_unref_device(dev);
+}
+END_TEST
+
+static void expect_string(libusb_device_handle *h, uint8_t index, const char *want)
+{
+	unsigned char s[256];
+	if (!want) {
+		ck_assert_uint_eq(index, 0);
+		return;
+	}
+	int n = libusb_get_string_descriptor_ascii(h, index, s, sizeof(s));
+	ck_assert_int_eq(n, (int)strlen(want));
+	ck_assert_str_eq((char *)s, want);
+}
+
+START_TEST(string_descriptors_over_ep0)
+{
+	libusb_device_handle *h = open_reader();
+	struct libusb_device_descriptor dd;
+	ck_assert_int_eq(libusb_get_device_descriptor(libusb_get_device(h), &dd), 0);
+	expect_string(h, dd.iManufacturer, prof->manufacturer);
+	expect_string(h, dd.iProduct, prof->product);
+	expect_string(h, dd.iSerialNumber, prof->serial);
+	/* A descriptor fetched over the wire equals the one from sysfs. */
+	uint8_t wire[18];
+	ck_assert_int_eq(libusb_get_descriptor(h, LIBUSB_DT_DEVICE, 0, wire, sizeof(wire)), 18);
+	ck_assert_uint_eq(wire[8] | wire[9] << 8, prof->vid);
+	ck_assert_uint_eq(wire[10] | wire[11] << 8, prof->pid);
+	/* No string 9, and vendor requests are not understood: STALL. */
+	unsigned char s[64];
+	ck_assert_int_eq(libusb_get_string_descriptor_ascii(h, 9, s, sizeof(s)), LIBUSB_ERROR_PIPE);
+	ck_assert_int_eq(libusb_control_transfer(h, 0xC0, 0x42, 0, 0, s, 8, TIMEOUT_MS),
+			 LIBUSB_ERROR_PIPE);
+	close_reader(h);
+}
+END_TEST
+
+START_TEST(bulk_round_trip_and_overflow)
+{
+	libusb_device_handle *h = open_reader();
+	expect_slot_status(h);
+	/* A frame longer than the buffer: what fits, then LIBUSB_ERROR_OVERFLOW. */
+	uint8_t small[5];
+	int got = -1;
+	send_msg(h, get_slot_status, sizeof(get_slot_status));
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_in, small, sizeof(small), &got,
+					      TIMEOUT_MS), LIBUSB_ERROR_OVERFLOW);
+	ck_assert_int_eq(got, 5);
+	ck_assert_uint_eq(small[CCID_OFF_TYPE], RDR_TO_PC_SLOT_STATUS);
+	/* The rest of that frame is gone: the next exchange is clean. */
+	expect_slot_status(h);
+	close_reader(h);
+}
+END_TEST
+
+START_TEST(interrupt_idle_costs_no_cpu_and_reports_slot_change)
+{
+	libusb_device_handle *h = open_reader();
+	uint8_t buf[16];
+	int got = -1;
+	drain_interrupt(h, 100);
+	double cpu0 = cpu_seconds();
+	ck_assert_int_eq(libusb_interrupt_transfer(h, prof->ep_intr_in, buf, sizeof(buf), &got, 2000),
+			 LIBUSB_ERROR_TIMEOUT);
+	double idle_cpu = cpu_seconds() - cpu0;
+	ck_assert_msg(idle_cpu < 0.2, "2 s idle wait used %.3f s CPU", idle_cpu);
+
+	ctl_ok("remove 0");   /* firmware queues NotifySlotChange */
+	ck_assert_int_eq(libusb_interrupt_transfer(h, prof->ep_intr_in, buf, sizeof(buf), &got,
+						   TIMEOUT_MS), 0);
+	ck_assert_int_ge(got, 2);
+	ck_assert_uint_eq(buf[0], RDR_TO_PC_NOTIFY_SLOT_CHANGE);
+	ck_assert_uint_eq(buf[1] & 0x01, 0);     /* slot 0: no card */
+	close_reader(h);
+}
+END_TEST
+
+START_TEST(stall_until_clear_halt)
+{
+	libusb_device_handle *h = open_reader();
+	uint8_t status[2];
+	ck_assert_int_eq(libusb_control_transfer(h, 0x82, LIBUSB_REQUEST_GET_STATUS, 0,
+						 prof->ep_bulk_in, status, 2, TIMEOUT_MS), 2);
+	ck_assert_uint_eq(status[0], 0);
+	ctl_ok("fault stall");
+	ck_assert_int_eq(libusb_control_transfer(h, 0x82, LIBUSB_REQUEST_GET_STATUS, 0,
+						 prof->ep_bulk_in, status, 2, TIMEOUT_MS), 2);
+	ck_assert_uint_eq(status[0], 1);
+	int sent = -1;
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_out, (uint8_t *)get_slot_status,
+					      sizeof(get_slot_status), &sent, TIMEOUT_MS),
+			 LIBUSB_ERROR_PIPE);
+	uint8_t buf[64];
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_in, buf, sizeof(buf), &sent,
+					      TIMEOUT_MS), LIBUSB_ERROR_PIPE);
+	ck_assert_int_eq(libusb_clear_halt(h, prof->ep_bulk_out), 0);
+	ck_assert_int_eq(libusb_clear_halt(h, prof->ep_bulk_in), 0);
+	expect_slot_status(h);
+	close_reader(h);
+}
+END_TEST
+
+static int stat_value(const char *reply, const char *key)
+{
+	const char *p = strstr(reply, key);
+	ck_assert_ptr_nonnull(p);
+	return atoi(p + strlen(key));
+}
+
+START_TEST(stats_count_transfers)
+{
+	libusb_device_handle *h = open_reader();
+	drain_interrupt(h, 50);
+	ctl_ok("reset-stats");
+	expect_slot_status(h);
+	char reply[256];
+	ctl("stats", reply, sizeof(reply));
+	ck_assert_int_eq(stat_value(reply, "bulk_out="), 1);
+	ck_assert_int_eq(stat_value(reply, "bulk_in="), 1);
+	ck_assert_int_eq(stat_value(reply, "apdus="), 0);
+	close_reader(h);
+}
+END_TEST
+
+START_TEST(control_protocol_rejects_bad_commands)
+{
+	char reply[256];
+	ctl("fault no-such-fault", reply, sizeof(reply));
+	ck_assert_str_eq(strncmp(reply, "err ", 4) == 0 ? "err" : reply, "err");
+	ctl("insert 7 vcard:/nonexistent", reply, sizeof(reply));
+	ck_assert_str_eq(strncmp(reply, "err ", 4) == 0 ? "err" : reply, "err");
+	ctl("replug", reply, sizeof(reply));
+	ck_assert_str_eq(reply, "err already plugged in");
+}
+END_TEST
+
+static void LIBUSB_CALL on_transfer(struct libusb_transfer *t)
+{
+	*(int *)t->user_data = 1;
+}
+
+START_TEST(unplug_fails_pending_urbs_and_replug_renumbers)
+{
+	libusb_device_handle *h = open_reader();
+	drain_interrupt(h, 50);
+	uint8_t buf[16];
+	int done = 0;
+	struct libusb_transfer *t = libusb_alloc_transfer(0);
+	libusb_fill_interrupt_transfer(t, h, prof->ep_intr_in, buf, sizeof(buf), on_transfer, &done, 0);
+	ck_assert_int_eq(libusb_submit_transfer(t), 0);
+	ctl_ok("unplug");
+	struct timeval tv = { 2, 0 };
+	while (!done)
+		ck_assert_int_eq(libusb_handle_events_timeout_completed(ctx, &tv, &done), 0);
+	ck_assert_int_eq(t->status, LIBUSB_TRANSFER_NO_DEVICE);
+	libusb_free_transfer(t);
+	int sent = -1;
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_out, (uint8_t *)get_slot_status,
+					      sizeof(get_slot_status), &sent, TIMEOUT_MS),
+			 LIBUSB_ERROR_NO_DEVICE);
+	libusb_close(h);
+
+	char reply[256];
+	ctl("replug", reply, sizeof(reply));
+	ck_assert_str_eq(reply, "ok devnode=/dev/bus/usb/001/003");
+	libusb_device *dev = find_reader(TIMEOUT_MS);
+	ck_assert_ptr_nonnull(dev);
+	ck_assert_uint_eq(libusb_get_device_address(dev), 3);
+	libusb_unref_device(dev);
+	h = open_reader();
+	expect_slot_status(h);
+	close_reader(h);
+}
+END_TEST
+
+static Suite *emu_usb_suite(void)
+{
+	Suite *s = suite_create("emu-usb");
+	TCase *tc = tcase_create("libusb");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, device_descriptor_matches_profile);
+	tcase_add_test(tc, configuration_carries_ccid_descriptor);
+	tcase_add_test(tc, string_descriptors_over_ep0);
+	tcase_add_test(tc, bulk_round_trip_and_overflow);
+	tcase_add_test(tc, interrupt_idle_costs_no_cpu_and_reports_slot_change);
+	tcase_add_test(tc, stall_until_clear_halt);
+	tcase_add_test(tc, stats_count_transfers);
+	tcase_add_test(tc, control_protocol_rejects_bad_commands);
+	tcase_add_test(tc, unplug_fails_pending_urbs_and_replug_renumbers);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static int run_suite(void)
+{
+	prof = emu_profile_find(PROFILE);
+	if (!prof) {
+		fprintf(stderr, "no profile %s\n", PROFILE);
+		return 1;
+	}
+	SRunner *sr = srunner_create(emu_usb_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
+
+/* ---- parent: emulator lifetime ------------------------------------------------------ */
+
+static char *emu_path(void)
+{
+	const char *e = getenv("ONSHI_EMU");
+	if (e)
+		return strdup(e);
+	const char *top = getenv("ONSHI_TOP_BUILDDIR");
+	char *p = NULL;
+	if (asprintf(&p, "%s/tests/emu/onshi-emu", top ? top : ".") < 0)
+		return NULL;
+	return p;
+}
+
+/* Start the emulator; returns its pid and fills UMOCKDEV_DIR from its stdout. */
+static pid_t start_emu(const char *sock, char *dir, size_t dirsz, FILE **out)
+{
+	int pfd[2], in[2];
+	if (pipe(pfd) < 0 || pipe(in) < 0)
+		return -1;
+	char *emu = emu_path();
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		dup2(in[0], STDIN_FILENO);   /* our exit closes it: the emulator ends too */
+		close(pfd[0]);
+		close(pfd[1]);
+		close(in[0]);
+		close(in[1]);
+		execl(emu, emu, "--profile", PROFILE, "--no-card", "--control", sock, (char *)NULL);
+		perror(emu);
+		_exit(127);
+	}
+	free(emu);
+	close(pfd[1]);
+	close(in[0]);
+	*out = fdopen(pfd[0], "r");
+	char line[512];
+	bool ready = false;
+	dir[0] = '\0';
+	while (*out && fgets(line, sizeof(line), *out)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "UMOCKDEV_DIR=", 13) == 0)
+			snprintf(dir, dirsz, "%s", line + 13);
+		if (strcmp(line, "READY") == 0) {
+			ready = true;
+			break;
+		}
+	}
+	return ready && dir[0] ? pid : -1;
+}
+
+static int run_child_under_preload(const char *self, const char *dir, const char *sock)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		const char *pre = getenv("LD_PRELOAD");
+		char *preload = NULL;
+		if (asprintf(&preload, "libumockdev-preload.so.0%s%s", pre ? ":" : "", pre ? pre : "") < 0)
+			_exit(127);
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("UMOCKDEV_DIR", dir, 1);
+		setenv("ONSHI_EMU_CTL", sock, 1);
+		setenv("ONSHI_EMU_CHILD", "1", 1);
+		const char *asan = getenv("ASAN_OPTIONS");
+		char *opts = NULL;
+		if (asprintf(&opts, "%s%sverify_asan_link_order=0", asan ? asan : "", asan ? ":" : "") < 0)
+			_exit(127);
+		setenv("ASAN_OPTIONS", opts, 1);
+		execl(self, self, (char *)NULL);
+		perror(self);
+		_exit(127);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return 1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (getenv("ONSHI_EMU_CHILD"))
+		return run_suite();
+
+	char sock[108], dir[512];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(sock, sizeof(sock), "%s/emu-usb-%d.sock", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+	FILE *out = NULL;
+	pid_t emu = start_emu(sock, dir, sizeof(dir), &out);
+	if (emu < 0) {
+		fprintf(stderr, "onshi-emu did not become ready\n");
+		return 99;
+	}
+	int rc = run_child_under_preload("/proc/self/exe", dir, sock);
+
+	/* quit, then make sure it is gone and took its testbed with it. */
+	kill(emu, SIGTERM);
+	int st = 0;
+	waitpid(emu, &st, 0);
+	if (out)
+		fclose(out);
+	if (access(dir, F_OK) == 0) {
+		fprintf(stderr, "testbed %s left behind\n", dir);
+		rc = 1;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "onshi-emu exited abnormally (status 0x%x)\n", st);
+		rc = 1;
+	}
+	(void)argc;
+	(void)argv;
+	return rc;
+}
