@@ -330,6 +330,7 @@ static void garbage_header(const char *resp_hex, enum jpki_result want)
 	uint8_t out[4096];
 	size_t len = 12345;
 
+	teardown();  /* a fresh card per case; the fixture frees the last one */
 	setup();
 	expect(&script, SELECT_JPKI, "90 00");
 	expect(&script, "00 A4 02 0C 02 00 0A", "90 00");
@@ -337,7 +338,6 @@ static void garbage_header(const char *resp_hex, enum jpki_result want)
 	ck_assert_int_eq(jpki_read_certificate(card, JPKI_CERT_AUTH, 0, false, out, sizeof(out), &len), want);
 	ck_assert_uint_eq(len, 0);
 	script_done(&script);
-	teardown();
 }
 
 START_TEST(cert_garbage_responses)
