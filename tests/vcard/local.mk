@@ -19,3 +19,12 @@ tests_vcard_test_vcard_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests $(CRYPTO_
 tests_vcard_test_vcard_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_vcard_test_vcard_LDADD = $(VCARD_LIBS) $(CHECK_LIBS)
 endif
+
+# libFuzzer target (`make fuzz`): APDU sequences and power events.
+FUZZERS += tests/vcard/fuzz-vcard
+EXTRA_DIST += tests/vcard/fuzz-vcard.c
+tests/vcard/fuzz-vcard$(EXEEXT): $(srcdir)/tests/vcard/fuzz-vcard.c $(srcdir)/tests/vcard/vcard.c \
+		$(srcdir)/tests/vcard/vcard-load.c
+	@$(MKDIR_P) tests/vcard
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -I$(srcdir)/tests $(CRYPTO_CFLAGS) \
+		-DVCARD_TOP_SRCDIR='"$(abs_top_srcdir)"' -o $@ $^ $(CRYPTO_LIBS)

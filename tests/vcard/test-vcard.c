@@ -421,6 +421,9 @@ START_TEST(wrong_pin_counts_down_then_blocks)
 	vcard_power_on(card, atr, &atr_len);
 	ck_assert_uint_eq(send_hex(card, SELECT_JPKI), SW_OK);
 	ck_assert_uint_eq(send_hex(card, "00 20 00 98"), 0x63C0);
+	/* the office reset */
+	vcard_restore_retry_counters(card);
+	ck_assert_uint_eq(send_hex(card, "00 20 00 98"), 0x63C3);
 	free(pin);
 	vcard_free(card);
 }
@@ -803,6 +806,8 @@ START_TEST(bad_lengths_leave_card_working)
 	ck_assert_uint_eq(send_hex(card, "00 A4 02"), SW_WRONG_LENGTH);                 /* truncated */
 	ck_assert_uint_eq(send_hex(card, ""), SW_WRONG_LENGTH);
 	ck_assert_uint_eq(send_hex(card, "00 A4 04 0C 00 00 00"), SW_WRONG_LENGTH);     /* ext Lc 0 */
+	ck_assert_uint_eq(send_hex(card, "00 B0 00 00 00 00"), SW_WRONG_LENGTH);        /* ext, 1 length byte */
+	ck_assert_uint_eq(send_hex(card, "00 A4 02 0C 00 00 02 00"), SW_WRONG_LENGTH);  /* ext Lc > data */
 	select_ef(card, JPKI_EF_AUTH_CERT);
 	size_t der_len;
 	uint8_t *der = read_file(card_dir, "auth.der", &der_len);

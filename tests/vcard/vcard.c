@@ -52,13 +52,15 @@ static bool parse_capdu(const uint8_t *b, size_t len, struct capdu *c)
 		return false;
 	}
 	c->extended = true;
+	if (len < 7)            /* 00 then fewer than two length bytes */
+		return false;
 	if (len == 7) {                                         /* case 2E */
 		size_t le = (size_t)b[5] << 8 | b[6];
 		c->ne = le ? le : 65536;
 		return true;
 	}
 	c->lc = (size_t)b[5] << 8 | b[6];
-	if (len < 7 || c->lc == 0)
+	if (c->lc == 0)
 		return false;
 	c->data = b + 7;
 	if (len == 7 + c->lc)                                   /* case 3E */
@@ -474,4 +476,10 @@ unsigned vcard_tries_left(const vcard *card, enum vcard_key key)
 bool vcard_key_verified(const vcard *card, enum vcard_key key)
 {
 	return (unsigned)key < VCARD_KEY_COUNT && card->keys[key].verified;
+}
+
+void vcard_restore_retry_counters(vcard *card)
+{
+	for (int k = 0; k < VCARD_KEY_COUNT; k++)
+		card->keys[k].tries_left = card->keys[k].max_tries;
 }

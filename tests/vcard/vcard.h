@@ -69,5 +69,8 @@ void vcard_set_extended_length(vcard *card, bool enabled);
 /* For tests: tries left on a key EF, and whether it is verified now. */
 unsigned vcard_tries_left(const vcard *card, enum vcard_key key);
 bool vcard_key_verified(const vcard *card, enum vcard_key key);
+/* For tests and fuzzing: restores every retry counter to its maximum (what
+ * a municipal office's PIN reset does), so one card can be reused. */
+void vcard_restore_retry_counters(vcard *card);
 
 #endif
