@@ -480,7 +480,7 @@ enum jpki_result jpki_pin_format_check(enum jpki_key key, const uint8_t *pin, si
 	switch (key) {
 	case JPKI_KEY_AUTH:
 	case JPKI_KEY_CARD_INFO:
-		if (pin_len != JPKI_AUTH_PIN_LEN)
+		if (pin_len != (key == JPKI_KEY_AUTH ? JPKI_AUTH_PIN_LEN : TEXT_PIN_LEN))
 			return JPKI_ERR_PIN_FORMAT;
 		for (size_t i = 0; i < pin_len; i++) {
 			if (!is_digit(pin[i]))

@@ -141,7 +141,8 @@ enum jpki_result jpki_pin_format_check(enum jpki_key key, const uint8_t *pin, si
  *  1. format check (JPKI_ERR_PIN_FORMAT, nothing sent);
  *  2. SELECT AP/EF and empty VERIFY: blocked -> JPKI_ERR_PIN_BLOCKED;
  *     exactly one try left and !allow_last_try -> JPKI_ERR_LAST_TRY_REFUSED
- *     (no VERIFY with data is sent);
+ *     (no VERIFY with data is sent); 9000/6300 (count unknown) -> go on,
+ *     since nothing says this is the last try;
  *  3. VERIFY: 9000 -> JPKI_OK; 63Cx (x > 0) -> JPKI_ERR_PIN_INCORRECT with
  *     *tries_left = x; 63C0/6983/6984 -> JPKI_ERR_PIN_BLOCKED (tries 0);
  *     6300 -> JPKI_ERR_PIN_INCORRECT with *tries_left = -1.

@@ -502,6 +502,12 @@ START_TEST(verify_correct_and_incorrect)
 	ck_assert_int_eq(tries, 2);
 	jpki_card_forget_selection(card);
 
+	/* Count unknown (already verified this session): VERIFY is still sent. */
+	expect_verify_prelude("90 00");
+	expect(&script, "00 20 00 80 04 31 32 33 34", "90 00");
+	ck_assert_int_eq(jpki_verify(card, JPKI_KEY_AUTH, (const uint8_t *)"1234", 4, false, &tries), JPKI_OK);
+	jpki_card_forget_selection(card);
+
 	/* The attempt that exhausts the counter reports PinBlocked. */
 	expect_verify_prelude("63 C2");
 	expect(&script, "00 20 00 80 04 30 30 30 30", "63 C0");
