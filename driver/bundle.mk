@@ -3,10 +3,11 @@
 # Info.plist is generated from driver/readers.list by tools/gen-reader-files.sh
 # and installed as $(usbdropdir)/ifd-onshi.bundle/Contents/Info.plist.
 #
-# The driver's shared object goes to $(ifdbundlelibdir), i.e.
+# The driver's shared object goes to $(ifdbundleexecdir) ("exec" in the name
+# makes automake install it with install-exec: it is architecture-dependent), i.e.
 # $(usbdropdir)/ifd-onshi.bundle/Contents/Linux/libifd-onshi.so.  Whoever builds
 # it declares, in driver/local.mk:
-#   ifdbundlelib_LTLIBRARIES = driver/libifd-onshi.la
+#   ifdbundleexec_LTLIBRARIES = driver/libifd-onshi.la
 #   driver_libifd_onshi_la_LDFLAGS = -module -avoid-version -shared
 # The hooks below drop the libtool archive pcscd does not want next to the .so
 # after install, and remove the .so on uninstall (libtool cannot once the .la
@@ -18,7 +19,7 @@ IFD_BUNDLE_PLIST = driver/ifd-onshi.bundle/Contents/Info.plist
 IFD_BUNDLE_SO = libifd-onshi.so
 
 ifdbundledir = $(usbdropdir)/ifd-onshi.bundle/Contents
-ifdbundlelibdir = $(ifdbundledir)/Linux
+ifdbundleexecdir = $(ifdbundledir)/Linux
 ifdbundle_DATA = $(IFD_BUNDLE_PLIST)
 
 # Write to a temporary file first: a bad list line must not leave a target behind.
@@ -32,9 +33,18 @@ install-exec-hook: install-exec-hook-ifd-bundle
 uninstall-hook: uninstall-hook-ifd-bundle
 .PHONY: install-exec-hook-ifd-bundle uninstall-hook-ifd-bundle
 install-exec-hook-ifd-bundle:
-	rm -f "$(DESTDIR)$(ifdbundlelibdir)/libifd-onshi.la"
+	rm -f "$(DESTDIR)$(ifdbundleexecdir)/libifd-onshi.la"
 uninstall-hook-ifd-bundle:
-	rm -f "$(DESTDIR)$(ifdbundlelibdir)/$(IFD_BUNDLE_SO)"
+	rm -f "$(DESTDIR)$(ifdbundleexecdir)/$(IFD_BUNDLE_SO)"
 
-CLEANFILES += $(IFD_BUNDLE_PLIST)
+# A complete bundle in the build tree for tests (tests/harness takes a bundle
+# directory): once the driver library is declared, "make" links
+# driver/ifd-onshi.bundle/Contents/Linux/libifd-onshi.so to libtool's build
+# output next to the generated Info.plist.  Empty until then.
+IFD_BUNDLE_BUILDTREE_SO = $(if $(filter driver/libifd-onshi.la,$(ifdbundleexec_LTLIBRARIES)),driver/ifd-onshi.bundle/Contents/Linux/$(IFD_BUNDLE_SO))
+all-local: $(IFD_BUNDLE_BUILDTREE_SO)
+driver/ifd-onshi.bundle/Contents/Linux/$(IFD_BUNDLE_SO): driver/libifd-onshi.la
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && rm -f $@ && $(LN_S) ../../../.libs/$(IFD_BUNDLE_SO) $@
+
+CLEANFILES += $(IFD_BUNDLE_PLIST) $(IFD_BUNDLE_BUILDTREE_SO)
 EXTRA_DIST += $(READERS_LIST) $(GEN_READER_FILES)
