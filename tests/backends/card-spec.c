@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SPEC_USAGE "vcard:DIR[,noext] | vicc:PORT[,timeout=MS] | replay:FILE | record:FILE:SPEC"
+#define SPEC_USAGE "vcard:DIR[,noext] | vicc:PORT[,timeout=MS] | replay:FILE[,power=loose] | record:FILE:SPEC"
 
 static emu_card *spec_error(char **error, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -90,6 +90,31 @@ static emu_card *open_vcard(const char *arg, char **error)
 	return card;
 }
 
+/* replay:FILE[,power=loose] */
+static emu_card *open_replay(const char *arg, char **error)
+{
+	static const char loose[] = ",power=loose";
+	size_t len = strlen(arg);
+	bool loose_power = false;
+	char *path;
+	emu_card *card;
+
+	if (len >= strlen(loose) && strcmp(arg + len - strlen(loose), loose) == 0) {
+		loose_power = true;
+		len -= strlen(loose);
+	}
+	if (len == 0)
+		return spec_error(error, "replay:%s: expected replay:FILE[,power=loose]", arg);
+	path = strndup(arg, len);
+	if (!path) {
+		*error = strdup("out of memory");
+		return NULL;
+	}
+	card = replay_card_open(path, loose_power, error);
+	free(path);
+	return card;
+}
+
 static emu_card *open_record(const char *arg, const char *spec, char **error)
 {
 	const char *colon = strchr(arg, ':');
@@ -126,11 +151,8 @@ emu_card *emu_card_open(const char *spec, char **error)
 		return open_vcard(colon + 1, error);
 	if (kind_len == 4 && strncmp(spec, "vicc", 4) == 0)
 		return open_vicc(colon + 1, error);
-	if (kind_len == 6 && strncmp(spec, "replay", 6) == 0) {
-		if (!colon[1])
-			return spec_error(error, "card spec '%s': replay needs a FILE", spec);
-		return replay_card_open(colon + 1, error);
-	}
+	if (kind_len == 6 && strncmp(spec, "replay", 6) == 0)
+		return open_replay(colon + 1, error);
 	if (kind_len == 6 && strncmp(spec, "record", 6) == 0)
 		return open_record(colon + 1, spec, error);
 	return spec_error(error, "card spec '%s': unknown kind; expected " SPEC_USAGE, spec);

@@ -10,6 +10,12 @@
  * with entries left, is also a failure: "N exchanges not replayed".
  * Power-off after the last entry is accepted, so a transcript need not end
  * with one.
+ *
+ * Loose power (replay:FILE,power=loose) is for sessions through pcscd, whose
+ * idle power-downs depend on timing: the reader may then power the card off
+ * and on where the transcript does not (a power-on gets the latest ATR), and
+ * may skip a recorded power-off + power-on; the commands must still match,
+ * and entries left are still a failure at the end of the session.
  */
 #ifndef ONSHI_REPLAY_H
 #define ONSHI_REPLAY_H
@@ -21,9 +27,10 @@
 
 /* Takes ownership of t.  name is used in reports (e.g. the file name).
  * diag receives the reports (stderr if NULL). */
-emu_card *replay_card_new(struct transcript *t, const char *name, FILE *diag, char **error);
-/* replay:FILE */
-emu_card *replay_card_open(const char *path, char **error);
+emu_card *replay_card_new(struct transcript *t, const char *name, FILE *diag,
+			  bool loose_power, char **error);
+/* replay:FILE[,power=loose] */
+emu_card *replay_card_open(const char *path, bool loose_power, char **error);
 
 /* True once the card deviated from its transcript. */
 bool replay_card_failed(emu_card *card);

@@ -351,16 +351,21 @@ struct replay_fixture {
 	FILE *diag;
 };
 
-static struct replay_fixture open_replay(const char *text)
+static struct replay_fixture open_replay_mode(const char *text, bool loose_power)
 {
 	struct replay_fixture fx;
 	char *error = NULL;
 
 	fx.diag = tmpfile();
 	ck_assert_ptr_nonnull(fx.diag);
-	fx.card = replay_card_new(parse_ok(text), "t.apdu", fx.diag, &error);
+	fx.card = replay_card_new(parse_ok(text), "t.apdu", fx.diag, loose_power, &error);
 	ck_assert_msg(fx.card != NULL, "%s", error ? error : "?");
 	return fx;
+}
+
+static struct replay_fixture open_replay(const char *text)
+{
+	return open_replay_mode(text, false);
 }
 
 static char *diag_text(FILE *diag)
@@ -569,6 +574,92 @@ START_TEST(replay_transcript_ends_early)
 }
 END_TEST
 
+/* replay_text with an idle power cycle between the two SELECTs. */
+static const char replay_cycle_text[] =
+	"! power-on 3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F\n"
+	"> 00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01\n"
+	"< 90 00\n"
+	"! power-off\n"
+	"! power-on 3B 01\n"
+	"> 00 A4 02 0C 02 00 0A\n"
+	"< 90 00\n";
+
+START_TEST(replay_loose_power_extra_cycle)
+{
+	struct replay_fixture fx = open_replay_mode(replay_text, true);
+	emu_card *c = fx.card;
+	uint8_t atr[ATR_MAX_LEN], r[EMU_RAPDU_MAX];
+	size_t atr_len = 0, rl;
+
+	ck_assert_int_eq(c->ops->power_on(c, atr, &atr_len), 0);
+	ck_assert_int_eq(send_apdu(c, select_jpki, sizeof select_jpki, r, &rl), 0);
+	/* A power cycle the transcript does not have: the ATR again. */
+	c->ops->power_off(c);
+	atr_len = 0;
+	ck_assert_int_eq(c->ops->power_on(c, atr, &atr_len), 0);
+	ck_assert_uint_eq(atr_len, 13);
+	ck_assert_uint_eq(atr[12], 0x7F);
+	ck_assert_int_eq(send_apdu(c, select_auth_cert, sizeof select_auth_cert, r, &rl), 0);
+	ck_assert_int_eq(send_apdu(c, verify_1234, sizeof verify_1234, r, &rl), 0);
+	ck_assert_int_eq(send_apdu(c, read_head, sizeof read_head, r, &rl), 0);
+	ck_assert_int_eq(c->ops->warm_reset(c, atr, &atr_len), 0);
+	ck_assert_int_eq(send_apdu(c, read_more, sizeof read_more, r, &rl), -1);
+	c->ops->power_off(c);
+	ck_assert(!emu_card_failed(c));
+	ck_assert_int_eq(emu_card_finish(c), 0);
+	emu_card_destroy(c);
+	fclose(fx.diag);
+}
+END_TEST
+
+START_TEST(replay_loose_power_skipped_cycle)
+{
+	struct replay_fixture fx = open_replay_mode(replay_cycle_text, true);
+	struct replay_fixture strict = open_replay_mode(replay_cycle_text, false);
+	uint8_t atr[ATR_MAX_LEN], r[EMU_RAPDU_MAX];
+	size_t atr_len, rl;
+
+	/* Loose: the recorded cycle is passed over. */
+	ck_assert_int_eq(fx.card->ops->power_on(fx.card, atr, &atr_len), 0);
+	ck_assert_int_eq(send_apdu(fx.card, select_jpki, sizeof select_jpki, r, &rl), 0);
+	ck_assert_int_eq(send_apdu(fx.card, select_auth_cert, sizeof select_auth_cert, r, &rl), 0);
+	ck_assert_int_eq(emu_card_finish(fx.card), 0);
+	/* Strict: it is a deviation. */
+	ck_assert_int_eq(strict.card->ops->power_on(strict.card, atr, &atr_len), 0);
+	ck_assert_int_eq(send_apdu(strict.card, select_jpki, sizeof select_jpki, r, &rl), 0);
+	ck_assert_int_eq(send_apdu(strict.card, select_auth_cert, sizeof select_auth_cert, r, &rl), -1);
+	ck_assert_str_eq(replay_card_report(strict.card),
+			 "replay t.apdu:4: the reader did something else than the transcript\n"
+			 "  expected: ! power-off\n"
+			 "  got:      00 A4 02 0C 02 00 0A\n");
+	emu_card_destroy(fx.card);
+	emu_card_destroy(strict.card);
+	fclose(fx.diag);
+	fclose(strict.diag);
+}
+END_TEST
+
+START_TEST(replay_loose_power_still_counts_leftovers)
+{
+	struct replay_fixture fx = open_replay_mode(replay_text, true);
+	emu_card *c = fx.card;
+	uint8_t atr[ATR_MAX_LEN], r[EMU_RAPDU_MAX];
+	size_t atr_len, rl;
+
+	ck_assert_int_eq(c->ops->power_on(c, atr, &atr_len), 0);
+	ck_assert_int_eq(send_apdu(c, select_jpki, sizeof select_jpki, r, &rl), 0);
+	c->ops->power_off(c);
+	ck_assert(!emu_card_failed(c));
+	/* ...but what the reader did not do is still reported at the end. */
+	ck_assert_int_eq(c->ops->power_on(c, atr, &atr_len), 0);
+	ck_assert_int_eq(emu_card_finish(c), -1);
+	ck_assert_str_eq(replay_card_report(c),
+			 "replay t.apdu:4: 5 exchanges not replayed (the session ended)\n");
+	emu_card_destroy(c);
+	fclose(fx.diag);
+}
+END_TEST
+
 /* ---- specs and the recorder ---------------------------------------------- */
 
 static void assert_spec_error(const char *spec, const char *expected)
@@ -585,14 +676,15 @@ static void assert_spec_error(const char *spec, const char *expected)
 START_TEST(spec_errors)
 {
 	assert_spec_error("bogus", "card spec 'bogus': expected vcard:DIR[,noext] | vicc:PORT[,timeout=MS]"
-			  " | replay:FILE | record:FILE:SPEC");
+			  " | replay:FILE[,power=loose] | record:FILE:SPEC");
 	assert_spec_error("smart:x", "card spec 'smart:x': unknown kind; expected vcard:DIR[,noext] |"
-			  " vicc:PORT[,timeout=MS] | replay:FILE | record:FILE:SPEC");
+			  " vicc:PORT[,timeout=MS] | replay:FILE[,power=loose] | record:FILE:SPEC");
 	assert_spec_error("vicc:abc", "vicc:abc: PORT must be a number 0..65535 (0 picks a free port)");
 	assert_spec_error("vicc:70000", "vicc:70000: PORT must be a number 0..65535 (0 picks a free port)");
 	assert_spec_error("vicc:0,speed=3", "vicc:0,speed=3: the only option is timeout=MS (1..3600000)");
 	assert_spec_error("vicc:0,timeout=0", "vicc:0,timeout=0: the only option is timeout=MS (1..3600000)");
-	assert_spec_error("replay:", "card spec 'replay:': replay needs a FILE");
+	assert_spec_error("replay:", "replay:: expected replay:FILE[,power=loose]");
+	assert_spec_error("replay:,power=loose", "replay:,power=loose: expected replay:FILE[,power=loose]");
 	assert_spec_error("replay:/nonexistent/x.apdu", "/nonexistent/x.apdu: No such file or directory");
 	assert_spec_error("record:out.apdu", "record:out.apdu: expected record:FILE:SPEC");
 	assert_spec_error("record:/nonexistent/out.apdu:replay:/nonexistent/x.apdu",
@@ -948,6 +1040,7 @@ enum peer_mode {
 	PEER_SHORT_RESPONSE,  /* answers an APDU with 1 byte */
 	PEER_HANGS_UP,        /* closes the connection on the first APDU */
 	PEER_SILENT,          /* never answers an APDU */
+	PEER_LEAVES,          /* closes the connection right after giving its ATR */
 };
 
 struct peer {
@@ -1032,6 +1125,8 @@ static void peer_control(struct peer *p, int fd, uint8_t code)
 		peer_send(fd, junk, 34, 34);
 	else
 		peer_send(fd, peer_atr, sizeof peer_atr, sizeof peer_atr);
+	if (p->mode == PEER_LEAVES)
+		shutdown(fd, SHUT_RDWR);
 }
 
 static void *peer_main(void *arg)
@@ -1233,6 +1328,32 @@ START_TEST(vicc_no_card_times_out_then_accepts_one)
 }
 END_TEST
 
+START_TEST(vicc_new_card_replaces_gone_one)
+{
+	struct peer p, q;
+	emu_card *c = open_vicc_with_peer(&p, PEER_LEAVES, 5000);
+	uint8_t atr[ATR_MAX_LEN], r[EMU_RAPDU_MAX];
+	size_t atr_len = 0, rl = 0;
+
+	ck_assert_int_eq(c->ops->power_on(c, atr, &atr_len), 0);
+	/* The card process ends while the reader is idle... */
+	pthread_join(p.thread, NULL);
+	ck_assert_str_eq(p.log, "ON ATR EOF");
+	/* ...another one connects, and the next power-on talks to it. */
+	memset(&q, 0, sizeof q);
+	q.port = p.port;
+	q.mode = PEER_GOOD;
+	ck_assert_int_eq(pthread_create(&q.thread, NULL, peer_main, &q), 0);
+	ck_assert_int_eq(c->ops->power_on(c, atr, &atr_len), 0);
+	ck_assert_uint_eq(atr_len, sizeof peer_atr);
+	ck_assert_mem_eq(atr, peer_atr, sizeof peer_atr);
+	ck_assert_int_eq(send_apdu(c, read_head, sizeof read_head, r, &rl), 0);
+	ck_assert_uint_eq(rl, 7);
+	close_vicc(c, &q);
+	ck_assert_str_eq(q.log, "ON ATR APDU(5) EOF");
+}
+END_TEST
+
 START_TEST(vicc_port_in_use)
 {
 	char *error = NULL, *spec = NULL, *expected = NULL;
@@ -1275,6 +1396,9 @@ static Suite *backends_suite(void)
 	tcase_add_test(rp, replay_leftover_at_finish);
 	tcase_add_test(rp, replay_leftover_at_power_off);
 	tcase_add_test(rp, replay_transcript_ends_early);
+	tcase_add_test(rp, replay_loose_power_extra_cycle);
+	tcase_add_test(rp, replay_loose_power_skipped_cycle);
+	tcase_add_test(rp, replay_loose_power_still_counts_leftovers);
 	tcase_add_test(sp, spec_errors);
 	tcase_add_test(sp, spec_replay_file_error_names_line);
 	tcase_add_test(sp, recorder_replay_round_trip);
@@ -1286,6 +1410,7 @@ static Suite *backends_suite(void)
 	tcase_add_test(vi, vicc_card_hangs_up);
 	tcase_add_test(vi, vicc_silent_card_times_out);
 	tcase_add_test(vi, vicc_no_card_times_out_then_accepts_one);
+	tcase_add_test(vi, vicc_new_card_replaces_gone_one);
 	tcase_add_test(vi, vicc_port_in_use);
 	suite_add_tcase(s, tr);
 	suite_add_tcase(s, rp);

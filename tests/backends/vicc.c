@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,8 +210,15 @@ static int get_atr(struct vicc_card *v, uint8_t atr[ATR_MAX_LEN], size_t *atr_le
 static int vicc_power_on(emu_card *card, uint8_t atr[ATR_MAX_LEN], size_t *atr_len)
 {
 	struct vicc_card *v = vicc_of(card);
+	bool had_card = v->card_fd >= 0;
 
-	if (ensure_card(v) < 0 || send_control(v, VICC_CTRL_ON) < 0)
+	if (ensure_card(v) < 0)
+		return -1;
+	if (send_control(v, VICC_CTRL_ON) == 0 && get_atr(v, atr, atr_len) == 0)
+		return 0;
+	/* The card that was connected has gone (its process ended): a power-on
+	 * is where a new card is accepted, as vpcd does. */
+	if (!had_card || ensure_card(v) < 0 || send_control(v, VICC_CTRL_ON) < 0)
 		return -1;
 	return get_atr(v, atr, atr_len);
 }
