@@ -1,0 +1,1 @@
+# daemon/ctl.mk: onshictl (see Makefile.am).
