@@ -175,7 +175,7 @@ def main():
             session(reader, card_dir)
             check("card-tool exits cleanly", reader.close() == 0)
             # The reader side closed: vsmartcard's card loop ends by itself.
-            check("card process ends when the reader goes", card.wait(timeout=TIMEOUT) is not None)
+            check("card process ends (status 0) when the reader goes", card.wait(timeout=TIMEOUT) == 0)
         finally:
             for proc in (reader.proc, card):
                 if proc.poll() is None:

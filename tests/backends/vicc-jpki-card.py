@@ -344,9 +344,13 @@ def main():
 
     card_os = JpkiOS(args.card)
     # vsmartcard logs every APDU at INFO (PINs included): keep it quiet.
-    vicc = VirtualICC(None, "iso7816", args.host, args.port, logginglevel=logging.ERROR)
+    try:
+        vicc = VirtualICC(None, "iso7816", args.host, args.port, logginglevel=logging.ERROR)
+    except SystemExit:
+        # vsmartcard exits with status 0 when it cannot connect: say so.
+        sys.exit("vicc-jpki-card.py: cannot connect to %s:%d" % (args.host, args.port))
     vicc.os = card_os
-    vicc.run()
+    vicc.run()   # returns by SystemExit when the reader closes the connection
 
 
 if __name__ == "__main__":
