@@ -189,8 +189,12 @@ static void urb_complete(emu_usb *usb, urb *u, int status, size_t actual, GBytes
 		blocked_reap *br = g_new0(blocked_reap, 1);
 		br->usb = usb;
 		br->ioc = g_object_ref(u->owner->ioc);
-		g_main_context_invoke_full(usb->worker_ctx, G_PRIORITY_DEFAULT, finish_blocked_reap,
-					   br, blocked_reap_free);
+		/* Always deferred: invoking directly from the worker thread would
+		 * re-enter with the lock held. */
+		GSource *src = g_idle_source_new();
+		g_source_set_callback(src, finish_blocked_reap, br, blocked_reap_free);
+		g_source_attach(src, usb->worker_ctx);
+		g_source_unref(src);
 	}
 }
 
@@ -504,6 +508,8 @@ static port *port_by_devnode(emu_usb *usb, const char *devnode)
 static void handler_client_connected(UMockdevIoctlBase *base, UMockdevIoctlClient *ioc)
 {
 	emu_usb *usb = EMU_USB_HANDLER(base)->usb;
+	if (!usb)
+		return;
 	g_mutex_lock(&usb->lock);
 	port *pt = port_by_devnode(usb, umockdev_ioctl_client_get_devnode(ioc));
 	if (pt && !client_lookup(usb, ioc)) {
@@ -522,6 +528,8 @@ static void handler_client_connected(UMockdevIoctlBase *base, UMockdevIoctlClien
 static void handler_client_vanished(UMockdevIoctlBase *base, UMockdevIoctlClient *ioc)
 {
 	emu_usb *usb = EMU_USB_HANDLER(base)->usb;
+	if (!usb)
+		return;
 	g_mutex_lock(&usb->lock);
 	client *c = client_lookup(usb, ioc);
 	if (c)
@@ -1025,6 +1033,10 @@ static gboolean handler_handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClien
 {
 	emu_usb *usb = EMU_USB_HANDLER(base)->usb;
 	gulong req = umockdev_ioctl_client_get_request(ioc);
+	if (!usb) {          /* the emulator is shutting down */
+		reply(ioc, -1, ENODEV);
+		return TRUE;
+	}
 
 	g_mutex_lock(&usb->lock);
 	if (!usb->worker_ctx)

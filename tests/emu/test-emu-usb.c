@@ -121,6 +121,8 @@ static void drain_interrupt(libusb_device_handle *h, unsigned ms)
 {
 	uint8_t buf[64];
 	int got;
+	if (!prof->has_interrupt_ep)
+		return;
 	while (libusb_interrupt_transfer(h, prof->ep_intr_in, buf, sizeof(buf), &got, ms) == 0)
 		;
 }
@@ -254,6 +256,7 @@ END_TEST
 
 START_TEST(interrupt_idle_costs_no_cpu_and_reports_slot_change)
 {
+	ck_assert_msg(prof->has_interrupt_ep, "profile " PROFILE " has no interrupt endpoint");
 	libusb_device_handle *h = open_reader();
 	uint8_t buf[16];
 	int got = -1;
@@ -341,11 +344,11 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *t)
 START_TEST(unplug_fails_pending_urbs_and_replug_renumbers)
 {
 	libusb_device_handle *h = open_reader();
-	drain_interrupt(h, 50);
-	uint8_t buf[16];
+	/* A bulk IN read waiting for an answer that never comes, as libccid's. */
+	uint8_t buf[CCID_HEADER_LEN + 64];
 	int done = 0;
 	struct libusb_transfer *t = libusb_alloc_transfer(0);
-	libusb_fill_interrupt_transfer(t, h, prof->ep_intr_in, buf, sizeof(buf), on_transfer, &done, 0);
+	libusb_fill_bulk_transfer(t, h, prof->ep_bulk_in, buf, sizeof(buf), on_transfer, &done, 0);
 	ck_assert_int_eq(libusb_submit_transfer(t), 0);
 	ctl_ok("unplug");
 	struct timeval tv = { 2, 0 };
