@@ -87,6 +87,17 @@ static int parse_fault(char **tok, emu_cmd *out, char **error)
 	return tok[2] && tok[3] ? fail(error, "usage: fault NAME [COUNT]") : 0;
 }
 
+/* Digits, with ',' (the OK key) between the entries of a PIN change. */
+static bool keypad_keys(const char *s)
+{
+	if (!*s || *s == ',')
+		return false;
+	for (; *s; s++)
+		if ((*s < '0' || *s > '9') && *s != ',')
+			return false;
+	return true;
+}
+
 static int parse_keypad(char **tok, emu_cmd *out, char **error)
 {
 	if (!tok[1] || tok[2])
@@ -96,8 +107,8 @@ static int parse_keypad(char **tok, emu_cmd *out, char **error)
 	} else if (strcmp(tok[1], "timeout") == 0) {
 		out->keypad = EMU_KEYPAD_TIMEOUT;
 	} else {
-		if (!all_digits(tok[1]) || strlen(tok[1]) > EMU_KEYPAD_MAX)
-			return fail(error, "keypad takes 1..32 digits, cancel or timeout");
+		if (!keypad_keys(tok[1]) || strlen(tok[1]) > EMU_KEYPAD_MAX)
+			return fail(error, "keypad takes up to 64 digits and ',' (OK), cancel or timeout");
 		out->keypad = EMU_KEYPAD_DIGITS;
 		g_strlcpy(out->digits, tok[1], sizeof(out->digits));
 	}

@@ -13,7 +13,9 @@
  *   fault NAME [COUNT]     stall, short-frame, wrong-seq, oversized-length,
  *                          endless-time-extension, bad-slot, t1-garbage,
  *                          hardware-error, mute, none (COUNT default 1)
- *   keypad DIGITS|cancel|timeout   what the user types at the next PIN entry
+ *   keypad DIGITS|cancel|timeout   what the user types at the next PIN entry;
+ *                          a PIN change takes several entries joined by
+ *                          ',' (the OK key): "1234,5678,5678"
  *   stats | reset-stats | quit
  */
 #ifndef ONSHI_EMU_CONTROL_H
@@ -23,7 +25,7 @@
 #include "emu-ccid.h"
 
 #define EMU_CMD_LINE_MAX   4096
-#define EMU_KEYPAD_MAX     32     /* digits the simulated user may type */
+#define EMU_KEYPAD_MAX     64     /* keys the simulated user may type */
 #define EMU_FAULT_COUNT_MAX 1000000u
 
 typedef enum emu_cmd_kind {
@@ -42,7 +44,7 @@ typedef struct emu_cmd {
 	emu_ccid_fault fault;
 	unsigned count;
 	emu_keypad_kind keypad;
-	char digits[EMU_KEYPAD_MAX + 1]; /* a PIN: wiped by emu_cmd_clear() */
+	char digits[EMU_KEYPAD_MAX + 1]; /* PINs: wiped by emu_cmd_clear() */
 } emu_cmd;
 
 /* 0, or -1 with *error set (g_free it).  Never echoes keypad digits. */

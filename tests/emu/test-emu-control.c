@@ -110,7 +110,16 @@ START_TEST(keypad_never_echoes_digits)
 	char *err = parse_err("keypad 12a4");
 	ck_assert_ptr_null(strstr(err, "12a4"));
 	g_free(err);
-	g_free(parse_err("keypad 123456789012345678901234567890123"));   /* 33 digits */
+	c = parse_ok("keypad 1234,5678,5678");
+	ck_assert_str_eq(c.digits, "1234,5678,5678");
+	emu_cmd_clear(&c);
+	char many[80];
+	memset(many, '1', sizeof(many) - 1);
+	many[sizeof(many) - 1] = '\0';
+	char line[100];
+	snprintf(line, sizeof(line), "keypad %s", many);   /* 79 keys */
+	g_free(parse_err(line));
+	g_free(parse_err("keypad ,1234"));
 }
 END_TEST
 
