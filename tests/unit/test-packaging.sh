@@ -47,7 +47,7 @@ check() {
 printf 'onshi-print-%%:\n\t@echo $($*)\n' >"$T/print.mk"
 make_var() {
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$B" \
-		-f Makefile -f "$T/print.mk" "onshi-print-$1"
+		-f Makefile -f "$T/print.mk" "onshi-print-$1" | tail -n 1
 }
 PCSCD_GROUP=$(make_var PCSCD_GROUP)
 ONSHI_USER=$(make_var ONSHI_USER)
@@ -197,6 +197,86 @@ assert vendor >= 2
 gate = rules.index('ENV{ONSHI_CCID}!="1", GOTO="onshi_ccid_end"')
 assert all(rules.index(l) < gate for l in rules if 'ENV{ONSHI_CCID}="1"' in l)
 EOF
+
+# Run the rules through udev itself: udevadm test on emulated USB devices
+# (umockdev), in a private mount namespace where the only rules are ours plus
+# the usb_id import that sets ID_USB_INTERFACES.
+# udev_device FILE VID PID DEVNUM INTERFACE_CLASSES...: a umockdev device file.
+udev_device() {
+	dev_file=$1 dev_vid=$2 dev_pid=$3 dev_num=$4; shift 4
+	le() { echo "$1" | sed 's/\(..\)\(..\)/\2\1/'; }
+	dev_ifs="" dev_nif=0
+	for dev_cls in "$@"; do
+		# interface descriptor, then one bulk endpoint (usb_id needs bytes after it)
+		dev_ifs="${dev_ifs}0904$(printf %02x $dev_nif)0001${dev_cls}000000"
+		dev_ifs="${dev_ifs}0705$(printf %02x $((dev_nif + 1)))02400000"
+		dev_nif=$((dev_nif + 1))
+	done
+	# device descriptor (18 bytes), configuration descriptor (9), interfaces
+	cat >"$dev_file" <<-EOF
+	P: /devices/pci0000:00/0000:00:14.0/usb1/1-$dev_num
+	N: bus/usb/001/00$dev_num
+	E: DEVNAME=/dev/bus/usb/001/00$dev_num
+	E: DEVTYPE=usb_device
+	E: SUBSYSTEM=usb
+	A: idVendor=$dev_vid
+	A: idProduct=$dev_pid
+	A: busnum=1
+	A: devnum=$dev_num
+	A: power/control=on
+	A: power/persist=1
+	H: descriptors=1201000200000040$(le "$dev_vid")$(le "$dev_pid")000101020001$(printf 09022000%02x01008032 $dev_nif)$dev_ifs
+	EOF
+}
+# udev_run DEVFILE DEVNUM: udevadm test output for that device, our rules only.
+udev_run() {
+	mkdir -p "$T/udev"
+	cp "$RULES" "$T/udev/"
+	echo 'SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", IMPORT{builtin}="usb_id"' >"$T/udev/50-usb-id.rules"
+	cat >"$T/udev/run.sh" <<-EOF
+	set -e
+	mount -t tmpfs onshi-test /run
+	mkdir -p /run/udev/rules.d
+	for d in /etc/udev/rules.d /lib/udev/rules.d /usr/lib/udev/rules.d; do
+	  [ -d "\$d" ] && mount -t tmpfs onshi-test "\$d"
+	done
+	cp "$T/udev/"*.rules /run/udev/rules.d/
+	exec umockdev-run --device "$1" -- udevadm test --action=add /sys/devices/pci0000:00/0000:00:14.0/usb1/1-$2
+	EOF
+	unshare -m --propagation private sh "$T/udev/run.sh" 2>&1
+}
+udev_runtime() {
+	rules_name=$(basename "$RULES")
+	# expect NAME DEVNUM VID PID "CLASSES" CCID(yes|no) AUTOSUSPEND(yes|no)
+	expect() {
+		udev_device "$T/dev-$1" "$3" "$4" "$2" $5
+		out=$(udev_run "$T/dev-$1" "$2")
+		bad=$(echo "$out" | grep "$rules_name:[0-9]" | grep -v "ATTR '.*' writing\|Unknown group") &&
+			{ echo "$1: udev complained: $bad"; return 1; }
+		echo "$out" | grep -q '^ID_USB_INTERFACES=' || { echo "$1: usb_id found no interfaces"; echo "$out" | tail -n 30; return 1; }
+		persist=no control=no ccid=no
+		echo "$out" | grep -q "$rules_name:[0-9]* ATTR '.*/power/persist' writing '0'" && persist=yes
+		echo "$out" | grep -q "$rules_name:[0-9]* ATTR '.*/power/control' writing 'auto'" && control=yes
+		echo "$out" | grep -qx 'ONSHI_CCID=1' && ccid=yes
+		[ "$ccid" = "$6" ] && [ "$persist" = "$6" ] && [ "$control" = "$7" ] || {
+			echo "$1 ($3:$4 classes $5): reader=$ccid persist-off=$persist autosuspend=$control," \
+				"expected reader=$6 persist-off=$6 autosuspend=$7"; return 1; }
+		echo "$1: $(echo "$out" | grep '^ID_USB_INTERFACES=') reader=$ccid autosuspend=$control"
+	}
+	expect acr39u 2 072f b100 "0b" yes yes &&
+	expect nttcom-vendor-class 3 04e6 511a "ff" yes yes &&
+	expect composite-hid-ccid 4 1234 0001 "03 0b" yes yes &&
+	expect au9520-no-autosuspend 5 058f 9520 "0b" yes no &&
+	expect unknown-vendor-class 6 1234 0002 "ff" no no &&
+	expect hid-keyboard 7 046d c31c "03" no no
+}
+if [ "$(id -u)" = 0 ] && command -v umockdev-run >/dev/null && command -v udevadm >/dev/null &&
+	unshare -m --propagation private true 2>/dev/null; then
+	check "udevadm test applies the rules to emulated readers (class, vendor class, exceptions)" udev_runtime
+	sed -n 's/^\(.*ID_USB_INTERFACES=.*\)/# \1/p' "$T/out"
+else
+	echo "# skipped the udevadm check (needs root, unshare, umockdev-run, udevadm)"
+fi
 
 # ---------------------------------------------------------------- generator
 check "generator is deterministic and matches the built files" sh -c '
