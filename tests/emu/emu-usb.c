@@ -1167,23 +1167,29 @@ int emu_usb_plug(emu_usb *usb, const char *devnode, unsigned devnum, char **erro
 	}
 	fifo_fill(pt);
 
-	GError *err = NULL;
-	if (!umockdev_testbed_attach_ioctl(usb->tb, devnode, UMOCKDEV_IOCTL_BASE(usb->handler), &err)) {
-		*error = g_strdup_printf("cannot attach ioctl handler to %s: %s", devnode,
-					 err ? err->message : "unknown error");
-		g_clear_error(&err);
-		close(pt->fifo_fd);
-		unlink(pt->fifo_path);
-		g_free(pt->fifo_path);
-		g_free(pt);
-		return -1;
-	}
+	/* Known before the first client can connect to it. */
 	g_mutex_lock(&usb->lock);
 	g_ptr_array_add(usb->ports, pt);
 	usb->cur = pt;
 	usb->halt_in = usb->halt_out = usb->halt_intr = false;
 	usb->out_len = 0;
 	g_mutex_unlock(&usb->lock);
+
+	GError *err = NULL;
+	if (!umockdev_testbed_attach_ioctl(usb->tb, devnode, UMOCKDEV_IOCTL_BASE(usb->handler), &err)) {
+		*error = g_strdup_printf("cannot attach ioctl handler to %s: %s", devnode,
+					 err ? err->message : "unknown error");
+		g_clear_error(&err);
+		g_mutex_lock(&usb->lock);
+		g_ptr_array_remove(usb->ports, pt);
+		usb->cur = NULL;
+		g_mutex_unlock(&usb->lock);
+		close(pt->fifo_fd);
+		unlink(pt->fifo_path);
+		g_free(pt->fifo_path);
+		g_free(pt);
+		return -1;
+	}
 	return 0;
 }
 
