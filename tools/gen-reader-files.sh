@@ -22,7 +22,7 @@ usage() {
 mode=$1 list=$2 arg=${3-}
 case $mode in
 check) [ $# -eq 2 ] || usage ;;
-plist | udev) [ $# -eq 3 ] && [ -n "$arg" ] || usage ;;
+plist | udev) if [ $# -ne 3 ] || [ -z "$arg" ]; then usage; fi ;;
 *) usage ;;
 esac
 [ -r "$list" ] || { echo "$0: cannot read $list" >&2; exit 1; }

@@ -468,7 +468,7 @@ policy_runtime() {
 	denied "$(call_as 65534 "$tgid" org.onshi.Onshi1 /agent org.onshi.Onshi1.Agent.Cancel x)" || return 1
 	denied "$(call_as 65534 "$tgid" org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.RequestName org.onshi.Onshi1 0)" || return 1
 	# The service account may call agents on any connection, and queue for the name.
-	allowed "$(call_as "$tuid" 65534 "$unique" /agent org.onshi.Onshi1.Agent.Cancel done)" || return 1
+	allowed "$(call_as "$tuid" 65534 "$unique" /agent org.onshi.Onshi1.Agent.Cancel "done")" || return 1
 	out=$(call_as "$tuid" 65534 org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.RequestName org.onshi.Onshi1 0)
 	[ "$out" = "(uint32 2,)" ] || { echo "service account RequestName: $out"; return 1; }
 }
