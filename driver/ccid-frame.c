@@ -208,7 +208,8 @@ static bool apdu_len_ok(long n)
 }
 
 ssize_t ccid_build_secure_verify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t seq,
-                                 uint8_t bwi, const uint8_t *s, size_t len)
+                                 uint8_t bwi, const uint8_t *s, size_t len,
+                                 const uint8_t *teo_prologue)
 {
 	/* CCID abPINDataStructure for verify: bTimeOut bmFormatString
 	 * bmPINBlockString bmPINLengthFormat wPINMaxExtraDigit(2)
@@ -239,13 +240,14 @@ ssize_t ccid_build_secure_verify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t
 	o[8] = s[PIN_VERIFY_bNumberMessage];
 	copy_u16(o + 9, s + PIN_VERIFY_wLangId, be);
 	o[11] = s[PIN_VERIFY_bMsgIndex];
-	memcpy(o + 12, s + PIN_VERIFY_bTeoPrologue, 3);
+	memcpy(o + 12, teo_prologue ? teo_prologue : s + PIN_VERIFY_bTeoPrologue, 3);
 	memcpy(o + 15, s + PIN_VERIFY_abData, (size_t)apdu);
 	return n;
 }
 
 ssize_t ccid_build_secure_modify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t seq,
-                                 uint8_t bwi, const uint8_t *s, size_t len)
+                                 uint8_t bwi, const uint8_t *s, size_t len,
+                                 const uint8_t *teo_prologue)
 {
 	/* Part 10 PIN_MODIFY_STRUCTURE offsets. */
 	enum {
@@ -296,7 +298,7 @@ ssize_t ccid_build_secure_modify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t
 		o[k++] = s[M_MSG2];
 	if (nmsg >= 3)
 		o[k++] = s[M_MSG3];
-	memcpy(o + k, s + M_TEO, 3);
+	memcpy(o + k, teo_prologue ? teo_prologue : s + M_TEO, 3);
 	k += 3;
 	memcpy(o + k, s + M_DATA, (size_t)apdu);
 	return n;

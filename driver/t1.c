@@ -482,3 +482,31 @@ enum t1_action t1_next(struct t1_state *st, const uint8_t *rx, size_t rxlen,
 	}
 	return fail(st, T1_ERR_STATE);
 }
+
+/* ---- PIN pad on TPDU readers --------------------------------------------- */
+
+void t1_teo_prologue(const struct t1_state *st, uint8_t prologue[3])
+{
+	if (!st || !prologue)
+		return;
+	prologue[0] = st->cfg.nad;
+	prologue[1] = (uint8_t)(T1_I_BLOCK | (st->ns ? T1_I_SEQ : 0));
+	prologue[2] = 0;
+}
+
+bool t1_secure_response(struct t1_state *st, const uint8_t *rx, size_t rxlen,
+                        const uint8_t **inf, size_t *len)
+{
+	struct rx_block b;
+
+	if (!st || !inf || !len)
+		return false;
+	b = decode(st, rx, rxlen);
+	if (b.kind != RX_I || (b.pcb & T1_I_MORE) || ((b.pcb & T1_I_SEQ) ? 1 : 0) != st->nr)
+		return false;
+	*inf = b.inf;
+	*len = b.len;
+	st->ns ^= 1;
+	st->nr ^= 1;
+	return true;
+}

@@ -124,6 +124,19 @@ uint8_t t1_wtx(const struct t1_state *st);
 enum t1_error t1_error(const struct t1_state *st);
 const char *t1_strerror(enum t1_error e);
 
+/* PIN pad on a TPDU reader (PC_to_RDR_Secure): the reader builds the VERIFY
+ * APDU and sends it in one I-block whose prologue the host supplies, then
+ * returns the card's answer block unprocessed.  t1_teo_prologue() writes
+ * NAD, the I-block PCB with our N(S), and LEN 0 (the reader fills it in).
+ * t1_secure_response() accepts only a single unchained I-block with the
+ * expected N(S), correct length and EDC; it then points *inf at the
+ * response APDU inside rx and advances both sequence numbers.  Anything
+ * else (R/S-block, chaining, bad EDC) returns false and leaves the state
+ * unchanged: the caller should resynchronise (or power-cycle) the card. */
+void t1_teo_prologue(const struct t1_state *st, uint8_t prologue[3]);
+bool t1_secure_response(struct t1_state *st, const uint8_t *rx, size_t rxlen,
+                        const uint8_t **inf, size_t *len);
+
 /* Checksums, exposed for tests and for building the PIN-pad T=1 prologue. */
 uint8_t t1_lrc(const uint8_t *data, size_t len);
 uint16_t t1_crc(const uint8_t *data, size_t len);

@@ -152,6 +152,16 @@ START_TEST(crc_and_implicit_specific)
 	ck_assert_uint_eq(a.ifsc, 32);
 	ck_assert_uint_eq(a.bwi, 4);
 	ck_assert_uint_eq(a.cwi, 5);
+	/* A TA3 that belongs to T=0 must not be taken as IFSC; TA4 for T=1 is. */
+	ck_assert_int_eq(parse_hex("3B 80 80 90 20 11 FE 5F", &a), ATR_OK);
+	ck_assert_uint_eq(a.protocols, 3);
+	ck_assert(a.ifsc_present);
+	ck_assert_uint_eq(a.ifsc, 0xFE);
+	/* T=15 global bytes after the T=1 group. */
+	ck_assert_int_eq(parse_hex("3B 80 81 B1 20 45 1F 03 C9", &a), ATR_OK);
+	ck_assert_uint_eq(a.ifsc, 0x20);
+	ck_assert_uint_eq(a.t15_ta, 0x03);
+	ck_assert_uint_eq(a.protocols, 2);
 }
 END_TEST
 

@@ -518,6 +518,42 @@ START_TEST(nad_is_sent)
 }
 END_TEST
 
+START_TEST(pin_pad_prologue_and_response)
+{
+	struct rig r;
+	uint8_t prologue[3], rx[16];
+	const uint8_t *inf;
+	size_t n, len;
+
+	rig_init(&r, 0xFB, 254, T1_EDC_LRC);
+	t1_teo_prologue(&r.st, prologue);
+	ck_assert_uint_eq(prologue[0], 0x00);
+	ck_assert_uint_eq(prologue[1], 0x00);
+	ck_assert_uint_eq(prologue[2], 0x00);
+	/* Wrong N(S), chained, R-block, bad EDC: rejected, state unchanged. */
+	n = blk(rx, 0x40, sw9000, 2);
+	ck_assert(!t1_secure_response(&r.st, rx, n, &inf, &len));
+	n = blk(rx, 0x20, sw9000, 2);
+	ck_assert(!t1_secure_response(&r.st, rx, n, &inf, &len));
+	n = blk(rx, 0x80, NULL, 0);
+	ck_assert(!t1_secure_response(&r.st, rx, n, &inf, &len));
+	n = blk(rx, 0x00, sw9000, 2);
+	rx[n - 1] ^= 1;
+	ck_assert(!t1_secure_response(&r.st, rx, n, &inf, &len));
+	rx[n - 1] ^= 1;
+	ck_assert(t1_secure_response(&r.st, rx, n, &inf, &len));
+	ck_assert_uint_eq(len, 2);
+	ck_assert_uint_eq(inf[0], 0x90);
+	ck_assert_ptr_eq(inf, rx + 3);
+	/* Both sequence numbers moved on: next prologue and exchange use 1. */
+	t1_teo_prologue(&r.st, prologue);
+	ck_assert_uint_eq(prologue[1], 0x40);
+	ck_assert_int_eq(start(&r, get_challenge, 5), T1_ACT_SEND);
+	expect_tx(&r, 0x40, get_challenge, 5);
+	ck_assert_int_eq(card_says(&r, 0x40, sw9000, 2), T1_ACT_DONE);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("t1");
@@ -544,6 +580,7 @@ int main(void)
 	tcase_add_test(tc, crc_variant);
 	tcase_add_test(tc, api_misuse);
 	tcase_add_test(tc, nad_is_sent);
+	tcase_add_test(tc, pin_pad_prologue_and_response);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
