@@ -63,10 +63,17 @@ void emu_ccid_remove(emu_ccid *ccid, unsigned slot);
 bool emu_ccid_card_present(const emu_ccid *ccid, unsigned slot);
 
 /* What the simulated user types on the keypad for the next PC_to_RDR_Secure:
- * digits, or NULL to press Cancel, or "" to let the entry time out. */
+ * digits, or NULL to press Cancel, or "" to let the entry time out.  A PIN
+ * modification takes several entries separated by ',' (the OK key), e.g.
+ * "1234,5678,5678" = current, new, confirmation.  Used once, then wiped. */
 void emu_ccid_set_keypad(emu_ccid *ccid, const char *keys);
 
 void emu_ccid_inject(emu_ccid *ccid, emu_ccid_fault fault, unsigned count);
+
+/* A slow card: every APDU the card in `slot` gets takes `ms` (0: none).  At
+ * TPDU level the card asks for S(WTX) when that exceeds its BWT; at APDU
+ * levels the reader sends time-extension replies while it waits. */
+void emu_ccid_set_card_delay(emu_ccid *ccid, unsigned slot, unsigned ms);
 
 /* Any thread: cut short the current wait_ms() (CCID Abort, unplug). */
 void emu_ccid_abort_wait(emu_ccid *ccid);
