@@ -1,14 +1,15 @@
 # driver build fragment, included from the top-level Makefile.am.
 #
 # libonshi-ccid-core.la: the pure protocol layers of the CCID IFD handler
-# (ATR, CCID descriptors, CCID messages, T=1).  No I/O, no globals; the
+# (ATR, CCID descriptors, CCID messages, T=1, extended-APDU chaining).  No I/O, no globals; the
 # driver .so (ifdhandler.c + libusb transport) links this convenience library.
 noinst_LTLIBRARIES += driver/libonshi-ccid-core.la
 driver_libonshi_ccid_core_la_SOURCES = \
 	driver/atr.c driver/atr.h \
 	driver/ccid-desc.c driver/ccid-desc.h \
 	driver/ccid-frame.c driver/ccid-frame.h \
-	driver/t1.c driver/t1.h
+	driver/t1.c driver/t1.h \
+	driver/xchg-ext.c driver/xchg-ext.h
 driver_libonshi_ccid_core_la_CFLAGS = $(AM_CFLAGS) -fPIC
 # Users: CPPFLAGS += $(CCID_CORE_CPPFLAGS), LIBADD/LDADD += $(CCID_CORE_LIBS).
 CCID_CORE_CPPFLAGS = -I$(top_srcdir)/driver
@@ -48,7 +49,7 @@ driver/fuzz/fuzz-ccid-desc$(EXEEXT): $(srcdir)/driver/fuzz/fuzz-ccid-desc.c $(sr
 	@$(MKDIR_P) driver/fuzz
 	$(AM_V_CCLD)$(CLANG) $(CCID_FUZZ_CFLAGS) -o $@ $^
 driver/fuzz/fuzz-ccid-frame$(EXEEXT): $(srcdir)/driver/fuzz/fuzz-ccid-frame.c $(srcdir)/driver/ccid-frame.c \
-		$(srcdir)/driver/atr.c
+		$(srcdir)/driver/atr.c $(srcdir)/driver/xchg-ext.c
 	@$(MKDIR_P) driver/fuzz
 	$(AM_V_CCLD)$(CLANG) $(CCID_FUZZ_CFLAGS) -o $@ $^
 driver/fuzz/fuzz-t1$(EXEEXT): $(srcdir)/driver/fuzz/fuzz-t1.c $(srcdir)/driver/t1.c

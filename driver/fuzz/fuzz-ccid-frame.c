@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "ccid-frame.h"
+#include "xchg-ext.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -11,6 +12,37 @@ static const uint8_t commands[] = {
 	PC_TO_RDR_XFR_BLOCK, PC_TO_RDR_GET_PARAMETERS, PC_TO_RDR_SET_PARAMETERS,
 	PC_TO_RDR_ESCAPE, PC_TO_RDR_SECURE, PC_TO_RDR_ABORT,
 };
+
+/* Drives the extended-APDU planner with reader replies taken from the input:
+ * each reply is [chain byte][length byte] followed by that many bytes. */
+static void fuzz_xchg(const uint8_t *data, size_t size, uint32_t maxlen)
+{
+	static const uint8_t apdu[700];
+	uint8_t resp[300];
+	struct xchg_ext x;
+	enum xchg_ext_action act = XCHG_EXT_SEND;
+	size_t pos = 0;
+
+	if (!xchg_ext_begin(&x, apdu, 1 + (size ? data[0] : 0) * 3u, maxlen, resp, sizeof(resp)))
+		abort();
+	while (act == XCHG_EXT_SEND && pos + 2 <= size) {
+		const uint8_t *d;
+		size_t n, rlen;
+		uint16_t lvl;
+
+		if (!xchg_ext_command(&x, &d, &n, &lvl))
+			abort();
+		if (n > maxlen - CCID_HEADER_LEN)
+			abort();
+		rlen = data[pos + 1];
+		if (rlen > size - pos - 2)
+			rlen = size - pos - 2;
+		act = xchg_ext_response(&x, data + pos + 2, rlen, data[pos]);
+		pos += 2 + rlen;
+	}
+	if (act == XCHG_EXT_DONE && xchg_ext_response_len(&x) > sizeof(resp))
+		abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cap = (size_t)data[2] * 2u;
 	data += 3;
 	size -= 3;
+	fuzz_xchg(data, size, maxlen);
 	if (ccid_parse_response(data, size, cmd, data[CCID_OFF_SLOT % size], data[CCID_OFF_SEQ % size],
 	                        maxlen, cap, &r) == CCID_PARSE_OK) {
 		if (r.data_len > cap || r.data_len > maxlen || r.data_len > size - CCID_HEADER_LEN)

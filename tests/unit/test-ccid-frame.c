@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ccid-frame.h"
+#include "xchg-ext.h"
 
 static size_t hex(const char *s, uint8_t *out, size_t cap)
 {
@@ -26,6 +27,8 @@ static size_t hex(const char *s, uint8_t *out, size_t cap)
 	ck_assert_int_eq((long)(len), (long)en_); \
 	ck_assert_mem_eq(buf, exp_, en_); \
 } while (0)
+
+static const uint8_t sw9000_bytes[] = { 0x90, 0x00 };
 
 START_TEST(simple_commands)
 {
@@ -380,6 +383,166 @@ START_TEST(notify_and_hw_error)
 }
 END_TEST
 
+/* ---- extended-APDU chaining planner (xchg-ext) ---------------------------- */
+
+static uint8_t ext_apdu[1200];
+static uint8_t ext_resp[1100];
+static uint8_t ext_part[65534];
+
+START_TEST(xchg_short_exchange)
+{
+	struct xchg_ext x;
+	const uint8_t *d;
+	size_t n;
+	uint16_t lvl;
+
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 5, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_ptr_eq(d, ext_apdu);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_uint_eq(lvl, 0x0000);
+	ck_assert(!xchg_ext_command(&x, &d, &n, &lvl));     /* must wait for the answer */
+	ck_assert_int_eq(xchg_ext_error(&x), XCHG_EXT_ERR_STATE);
+
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 5, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, sw9000_bytes, 2, 0x00), XCHG_EXT_DONE);
+	ck_assert_uint_eq(xchg_ext_response_len(&x), 2);
+	ck_assert_uint_eq(ext_resp[0], 0x90);
+	ck_assert(!xchg_ext_overflowed(&x));
+	/* APDU exactly one block long is still "begin and end". */
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 512, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_uint_eq(n, 512);
+	ck_assert_uint_eq(lvl, 0x0000);
+	ck_assert(!xchg_ext_begin(&x, ext_apdu, 5, 10, ext_resp, 10));
+	ck_assert(!xchg_ext_begin(&x, NULL, 5, 522, ext_resp, 10));
+	ck_assert(!xchg_ext_begin(&x, ext_apdu, 0, 522, ext_resp, 10));
+}
+END_TEST
+
+START_TEST(xchg_chained_command_and_response)
+{
+	struct xchg_ext x;
+	const uint8_t *d;
+	size_t n;
+	uint16_t lvl;
+
+	for (unsigned i = 0; i < sizeof(ext_apdu); i++)
+		ext_apdu[i] = (uint8_t)(i * 7);
+	/* RC-S300: dwMaxCCIDMessageLength 522 -> 512-byte blocks. */
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 1200, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_ptr_eq(d, ext_apdu);
+	ck_assert_uint_eq(n, 512);
+	ck_assert_uint_eq(lvl, CCID_CHAIN_BEGIN);
+	ck_assert_int_eq(xchg_ext_response(&x, NULL, 0, 0x10), XCHG_EXT_SEND);
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_ptr_eq(d, ext_apdu + 512);
+	ck_assert_uint_eq(n, 512);
+	ck_assert_uint_eq(lvl, CCID_CHAIN_CONTINUE);
+	ck_assert_int_eq(xchg_ext_response(&x, NULL, 0, 0x10), XCHG_EXT_SEND);
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_ptr_eq(d, ext_apdu + 1024);
+	ck_assert_uint_eq(n, 176);
+	ck_assert_uint_eq(lvl, CCID_CHAIN_END);
+	/* Response in three parts: 512 + 512 + 10. */
+	memset(ext_part, 0xA1, 512);
+	ck_assert_int_eq(xchg_ext_response(&x, ext_part, 512, CCID_CHAIN_BEGIN), XCHG_EXT_SEND);
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_ptr_null(d);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(lvl, 0x0010);
+	memset(ext_part, 0xB2, 512);
+	ck_assert_int_eq(xchg_ext_response(&x, ext_part, 512, CCID_CHAIN_CONTINUE), XCHG_EXT_SEND);
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_uint_eq(lvl, 0x0010);
+	memset(ext_part, 0xC3, 10);
+	ck_assert_int_eq(xchg_ext_response(&x, ext_part, 10, CCID_CHAIN_END), XCHG_EXT_DONE);
+	ck_assert_uint_eq(xchg_ext_response_len(&x), 1034);
+	ck_assert_uint_eq(ext_resp[0], 0xA1);
+	ck_assert_uint_eq(ext_resp[511], 0xA1);
+	ck_assert_uint_eq(ext_resp[512], 0xB2);
+	ck_assert_uint_eq(ext_resp[1023], 0xB2);
+	ck_assert_uint_eq(ext_resp[1024], 0xC3);
+	ck_assert_uint_eq(ext_resp[1033], 0xC3);
+}
+END_TEST
+
+START_TEST(xchg_overflow_and_errors)
+{
+	struct xchg_ext x;
+	const uint8_t *d;
+	size_t n;
+	uint16_t lvl;
+
+	/* Overflow: drained, reported. */
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 5, 522, ext_resp, 100));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, ext_part, 512, CCID_CHAIN_BEGIN), XCHG_EXT_SEND);
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, ext_part, 10, CCID_CHAIN_END), XCHG_EXT_DONE);
+	ck_assert(xchg_ext_overflowed(&x));
+
+	/* First part may not claim to be the end of a chain. */
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 5, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, sw9000_bytes, 2, CCID_CHAIN_END), XCHG_EXT_ERROR);
+	ck_assert_int_eq(xchg_ext_error(&x), XCHG_EXT_ERR_PROTOCOL);
+	/* Later parts may not restart one. */
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 5, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, sw9000_bytes, 2, CCID_CHAIN_BEGIN), XCHG_EXT_SEND);
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, sw9000_bytes, 2, CCID_CHAIN_BEGIN_AND_END), XCHG_EXT_ERROR);
+	/* Acknowledgement of a command block must be empty 0x10. */
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 600, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, sw9000_bytes, 2, 0x10), XCHG_EXT_ERROR);
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 600, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, NULL, 0, CCID_CHAIN_BEGIN), XCHG_EXT_ERROR);
+	/* Response before any command. */
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 5, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert_int_eq(xchg_ext_response(&x, NULL, 0, 0), XCHG_EXT_ERROR);
+	ck_assert_int_eq(xchg_ext_error(&x), XCHG_EXT_ERR_STATE);
+	ck_assert_str_eq(xchg_ext_strerror(XCHG_EXT_ERR_PROTOCOL), "unexpected chaining from the reader");
+}
+END_TEST
+
+START_TEST(xchg_bounds)
+{
+	struct xchg_ext x;
+	const uint8_t *d;
+	size_t n;
+	uint16_t lvl;
+	unsigned parts = 0;
+	enum xchg_ext_action a;
+
+	/* Total above 65538 bytes fails. */
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 5, 65544, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, ext_part, 65534, CCID_CHAIN_BEGIN), XCHG_EXT_SEND);
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, ext_part, 4, CCID_CHAIN_CONTINUE), XCHG_EXT_SEND);
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	ck_assert_int_eq(xchg_ext_response(&x, ext_part, 1, CCID_CHAIN_END), XCHG_EXT_ERROR);
+	ck_assert_int_eq(xchg_ext_error(&x), XCHG_EXT_ERR_TOO_LONG);
+	/* A reader that never ends the chain with empty parts is cut off. */
+	ck_assert(xchg_ext_begin(&x, ext_apdu, 5, 522, ext_resp, sizeof(ext_resp)));
+	ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+	a = xchg_ext_response(&x, NULL, 0, CCID_CHAIN_BEGIN);
+	while (a == XCHG_EXT_SEND && parts < 10000) {
+		ck_assert(xchg_ext_command(&x, &d, &n, &lvl));
+		a = xchg_ext_response(&x, NULL, 0, CCID_CHAIN_CONTINUE);
+		parts++;
+	}
+	ck_assert_int_eq(a, XCHG_EXT_ERROR);
+	ck_assert_int_eq(xchg_ext_error(&x), XCHG_EXT_ERR_TOO_MANY_PARTS);
+	ck_assert_uint_eq(parts, XCHG_EXT_MAX_PARTS);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ccid-frame");
@@ -396,6 +559,12 @@ int main(void)
 	tcase_add_test(tc, response_types);
 	tcase_add_test(tc, status_decoding);
 	tcase_add_test(tc, notify_and_hw_error);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("xchg-ext");
+	tcase_add_test(tc, xchg_short_exchange);
+	tcase_add_test(tc, xchg_chained_command_and_response);
+	tcase_add_test(tc, xchg_overflow_and_errors);
+	tcase_add_test(tc, xchg_bounds);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
