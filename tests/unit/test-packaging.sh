@@ -321,6 +321,70 @@ build_rule_bad_list() {
 }
 check "the build fails on a bad list line and leaves no Info.plist behind" build_rule_bad_list
 
+# pcscd's own parser: a private pcscd (mount namespace: its drop directory
+# holds this bundle and libccid's, /run is private) sees emulated readers
+# (umockdev) and must pick this bundle's library for listed readers, with the
+# friendly name from Info.plist, and leave other readers to libccid.
+# usb_record FILE VID PID DEVNUM CLASS: a usb_device with one interface record.
+usb_record() {
+	udev_device "$1" "$2" "$3" "$4" "$5"
+	cat >>"$1" <<-EOF
+
+	P: /devices/pci0000:00/0000:00:14.0/usb1/1-$4/1-$4:1.0
+	E: DEVTYPE=usb_interface
+	E: SUBSYSTEM=usb
+	A: bInterfaceNumber=00
+	A: bInterfaceClass=$5
+
+	EOF
+}
+pcscd_runtime() {
+	: >"$T/pcscd.devices"
+	usb_record "$T/pd1" 054c 0dc9 2 0b && cat "$T/pd1" >>"$T/pcscd.devices"
+	usb_record "$T/pd2" 31aa 3000 3 0b && cat "$T/pd2" >>"$T/pcscd.devices"
+	usb_record "$T/pd3" 04e6 511a 4 ff && cat "$T/pd3" >>"$T/pcscd.devices"
+	usb_record "$T/pd4" 08e6 3437 5 0b && cat "$T/pd4" >>"$T/pcscd.devices"
+	mkdir -p "$T/pcscd.conf" "$T/drop"
+	cp -r "$B/driver/ifd-onshi.bundle" "$T/drop/"
+	[ -d /usr/lib/pcsc/drivers/ifd-ccid.bundle ] && cp -r /usr/lib/pcsc/drivers/ifd-ccid.bundle "$T/drop/"
+	cat >"$T/pcscd.sh" <<-EOF
+	set -e
+	mount -t tmpfs onshi-test /usr/lib/pcsc/drivers
+	cp -r "$T/drop/"* /usr/lib/pcsc/drivers/
+	mount -t tmpfs onshi-test /run
+	mkdir -p /run/pcscd
+	: >"$T/pcscd.log"
+	exec umockdev-run --device "$T/pcscd.devices" -- sh -c '
+	  pcscd -f -d -c "$T/pcscd.conf" >>"$T/pcscd.log" 2>&1 & p=\$!
+	  i=0
+	  while [ \$i -lt 100 ] && [ "\$(grep -c "Attempting startup" "$T/pcscd.log")" -lt 4 ]; do
+	    sleep 0.1; i=\$((i + 1)); done
+	  kill \$p; wait \$p || :'
+	EOF
+	unshare -m --propagation private sh "$T/pcscd.sh" || return 1
+	ours=/usr/lib/pcsc/drivers/ifd-onshi.bundle/Contents/Linux/libifd-onshi.so
+	for want in "Sony FeliCa RC-S300/P (PaSoRi 4.0)" "Circle CIR315 Dual & 1S" \
+		"NTT Communications SCR3310-NTTCom USB SmartCard Reader"; do
+		# pcscd tries the VID:PID driver first and, as the .so is absent
+		# here, then falls back to libccid: the first attempt must be ours.
+		grep -F "Attempting startup of $want" "$T/pcscd.log" | head -n 1 | grep -qF "using $ours" ||
+			{ echo "pcscd did not pick onshi for $want:"; cat "$T/pcscd.log"; return 1; }
+	done
+	if [ -d /usr/lib/pcsc/drivers/ifd-ccid.bundle ]; then
+		grep "Attempting startup of Gemalto PC Twin" "$T/pcscd.log" | grep -qF ifd-ccid.bundle &&
+			! grep "Attempting startup of Gemalto PC Twin" "$T/pcscd.log" | grep -qF ifd-onshi.bundle ||
+			{ echo "an unlisted reader must stay with libccid:"; cat "$T/pcscd.log"; return 1; }
+	fi
+	grep "Attempting startup" "$T/pcscd.log" | sed 's/.*Attempting startup of //'
+}
+if [ "$(id -u)" = 0 ] && command -v pcscd >/dev/null && command -v umockdev-run >/dev/null &&
+	unshare -m --propagation private true 2>/dev/null; then
+	check "pcscd 1.9 reads the bundle: listed readers get onshi's driver and name, others libccid" pcscd_runtime
+	sed -n 's/^\(.* using .*\)/# \1/p' "$T/out"
+else
+	echo "# skipped the pcscd check (needs root, unshare, pcscd, umockdev-run)"
+fi
+
 # ---------------------------------------------------------------- D-Bus interface
 check "interface XML is well-formed" xml_well_formed "$XML"
 check "interface XML declares exactly the v1 API (names, signatures, directions)" \
