@@ -108,11 +108,13 @@ static const emu_profile multi_slot = {
  * 04E6:E003): contact pinpad, bPINSupport 0x03 (verify + modify), TPDU level,
  * 263-byte messages, vendor class 0xFF.  Chosen because libccid 1.5.2
  * applies no firmware fix-up to its Secure structures (unlike the GemPC
- * Pinpad, Dell and Cherry KC 1000 fixes) and no open-time escape sequence. */
+ * Pinpad, Dell and Cherry KC 1000 fixes) and no open-time escape sequence.
+ * bcdDevice 5.10: the dump's 5.04 is on libccid's bogus-firmware list (it
+ * refuses SPR532 releases before 5.10), 5.10 is the first one it drives. */
 static const emu_profile pinpad = {
 	.name = "pinpad",
 	.description = "SCM Microsystems SPR532 (04E6:E003), PIN pad, TPDU level, contact",
-	.vid = 0x04E6, .pid = 0xE003, .bcd_device = 0x0504, .bcd_usb = 0x0110,
+	.vid = 0x04E6, .pid = 0xE003, .bcd_device = 0x0510, .bcd_usb = 0x0110,
 	.manufacturer = "SCM Microsystems Inc.", .product = "SPRx32 USB Smart Card Reader",
 	.serial = NULL, .interface_name = NULL,
 	.interface_class = USB_CLASS_VENDOR, .interface_protocol = 0,
