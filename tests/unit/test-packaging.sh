@@ -28,7 +28,7 @@ bus_pid=""
 owner_pid=""
 cleanup() {
 	[ -n "$owner_pid" ] && kill "$owner_pid" 2>/dev/null && wait "$owner_pid" 2>/dev/null
-	[ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
+	[ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null && wait "$bus_pid" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -488,8 +488,11 @@ policy_runtime() {
 	  <include>$T/policy.conf</include>
 	</busconfig>
 	EOF
-	dbus-daemon --config-file="$T/bus.conf" --fork --print-pid=1 --nopidfile >"$T/bus.pid" || return 1
-	bus_pid=$(cat "$T/bus.pid")
+	# Not --fork: as our own child it is killed and reaped by cleanup().
+	dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile --print-address=1 >"$T/bus.addr" &
+	bus_pid=$!
+	i=0; while [ ! -s "$T/bus.addr" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -s "$T/bus.addr" ] || { echo "dbus-daemon did not start"; return 1; }
 	addr="unix:path=$T/bus"
 	# The service: root owns org.onshi.Onshi1, exports the Manager and an Agent.
 	"$PY" - "$addr" "$XML" "$T/owner.ready" >"$T/owner.log" 2>&1 <<-'EOF' &
