@@ -551,9 +551,11 @@ static void xfr_extended_apdu(emu_ccid *c, emu_slot *s, const uint8_t *req, cons
 	size_t rlen = 0;
 	int rc = card_transmit(c, s, req, s->xapdu.cmd, s->xapdu.cmd_len, s->xapdu.resp, &rlen);
 	if (rc != EMU_T1_OK) {
+		explicit_bzero(s->xapdu.cmd, s->xapdu.cmd_len);
 		emu_xapdu_reset(&s->xapdu);
 		return fail(c, req, rc == EMU_T1_ABORTED ? CCID_ERR_CMD_ABORTED : CCID_ERR_ICC_MUTE);
 	}
+	explicit_bzero(s->xapdu.cmd, s->xapdu.cmd_len);   /* it may have carried a PIN */
 	emu_xapdu_set_response(&s->xapdu, rlen);
 	send_next_piece(c, s, req);
 }
@@ -664,7 +666,8 @@ static void cmd_escape(emu_ccid *c, const uint8_t *req, const uint8_t *data, siz
 	if (len != sizeof(get_firmware) || memcmp(data, get_firmware, len) != 0)
 		return fail(c, req, CCID_ERR_CMD_NOT_SUPPORTED);
 	uint8_t answer[64] = { 0xE1, 0x00, 0x00, 0x00 };
-	int n = snprintf((char *)answer + 5, sizeof(answer) - 5, "%s %x.%02x", c->p->product,
+	int n = snprintf((char *)answer + 5, sizeof(answer) - 5, "%s %x.%02x",
+			 c->p->product ? c->p->product : "CCID",
 			 c->p->bcd_device >> 8, c->p->bcd_device & 0xFF);
 	if (n < 0)
 		n = 0;
@@ -860,7 +863,7 @@ static void dispatch(emu_ccid *c, const uint8_t *req, const uint8_t *data, size_
 
 void emu_ccid_bulk_out(emu_ccid *c, const uint8_t *msg, size_t len)
 {
-	if (!c)
+	if (!c || (!msg && len))
 		return;
 	pthread_mutex_lock(&c->lock);
 	c->busy = true;
@@ -938,6 +941,9 @@ void emu_ccid_insert(emu_ccid *c, unsigned slot, emu_card *card)
 	slot_deactivate(s);
 	emu_card_destroy(s->card);
 	s->card = card;
+	/* until the first ATR, GetParameters reports the ISO defaults */
+	(void)emu_atr_parse(NULL, 0, &s->atr_info);
+	set_default_parameters(c, s);
 	notify_slot_change(c, slot);
 }
 

@@ -2,7 +2,8 @@
  * PC/SC Part 3 pseudo-ATR it builds for a contactless Type B card.
  *
  * Contract: pure functions over byte buffers.  emu_atr_parse() never reads
- * past atr_len and fills defaults (ISO/IEC 7816-3) for every absent byte;
+ * past atr_len and fills defaults (ISO/IEC 7816-3) for every absent byte
+ * (all defaults when there is no ATR at all: atr_len 0, atr may be NULL);
  * it returns false for an ATR that is not well formed (bad TS, truncated
  * interface bytes, TCK missing or wrong when one is required).
  */

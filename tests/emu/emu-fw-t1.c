@@ -50,6 +50,8 @@ void emu_t1_reset(emu_t1 *t1, uint8_t ifsc)
 {
 	t1->ifsc = (ifsc >= 1 && ifsc <= T1_MAX_INF) ? ifsc : T1_DEFAULT_IFS;
 	t1->ifsd = T1_DEFAULT_IFS;
+	if (t1->cmd && t1->cmd_len)
+		explicit_bzero(t1->cmd, t1->cmd_len);
 	t1->host_ns = t1->card_ns = 0;
 	t1->state = EMU_T1_IDLE;
 	t1->wtx_round = 0;
@@ -96,6 +98,7 @@ static int run_command(emu_t1 *t1, const emu_t1_card_if *card, uint8_t *out, siz
 {
 	size_t rlen = 0;
 	int rc = card->transmit(card->ctx, t1->cmd, t1->cmd_len, t1->resp, &rlen);
+	explicit_bzero(t1->cmd, t1->cmd_len);   /* a VERIFY leaves no PIN behind */
 	t1->cmd_len = 0;
 	t1->state = EMU_T1_IDLE;
 	if (rc != 0)
@@ -184,6 +187,7 @@ static int on_s_block(emu_t1 *t1, const emu_t1_card_if *card, uint8_t pcb,
 		if (inf_len != 0)
 			break;
 		t1->state = EMU_T1_IDLE;
+		explicit_bzero(t1->cmd, t1->cmd_len);
 		t1->cmd_len = 0;
 		*out_len = send_kept(t1, T1_S_BLOCK | T1_S_RESPONSE | T1_S_ABORT, NULL, 0, out);
 		return EMU_T1_OK;

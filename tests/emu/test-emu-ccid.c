@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,6 +489,9 @@ START_TEST(get_set_reset_parameters)
 	unsigned i = send_msg(c, PC_TO_RDR_GET_PARAMETERS, 0, 0, 0, 0, NULL, 0);
 	expect_header(i, 0x82, 0, 0, CCID_CMD_FAILED | CCID_ICC_ABSENT, CCID_ERR_ICC_MUTE, 0);
 	insert(c, 0);
+	/* before any ATR: the T=0 defaults of CCID 1.1 */
+	i = send_msg(c, PC_TO_RDR_GET_PARAMETERS, 0, 0, 0, 0, NULL, 0);
+	EXPECT_FRAME(i, 0x82, 5, 0, 0, 0, 0, B.frame[i][6], 0x01, 0x00, 0x00, 0x11, 0x00, 0x00, 0x0A, 0x00);
 	power_on(c, 0);
 	/* from the ATR: Fi/Di 13, LRC direct, TC1 FF, TB3 46, IFSC FB */
 	i = send_msg(c, PC_TO_RDR_GET_PARAMETERS, 0, 0, 0, 0, NULL, 0);
@@ -1112,6 +1116,56 @@ START_TEST(card_faults)
 }
 END_TEST
 
+/* emu_ccid_abort_wait() from another thread ends a real wait (no wait_ms callback). */
+static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rt_cond = PTHREAD_COND_INITIALIZER;
+static unsigned rt_frames;
+
+static void rt_bulk_in(void *user, const uint8_t *frame, size_t len)
+{
+	env_bulk_in(user, frame, len);
+	pthread_mutex_lock(&rt_lock);
+	rt_frames++;
+	pthread_cond_broadcast(&rt_cond);
+	pthread_mutex_unlock(&rt_lock);
+}
+
+static void *aborter(void *arg)
+{
+	pthread_mutex_lock(&rt_lock);
+	while (rt_frames == 0)      /* the first time-extension frame is out: a wait is on */
+		pthread_cond_wait(&rt_cond, &rt_lock);
+	pthread_mutex_unlock(&rt_lock);
+	emu_ccid_abort_wait(arg);
+	return NULL;
+}
+
+START_TEST(abort_wait_from_another_thread)
+{
+	memset(&B, 0, sizeof(B));
+	const emu_ccid_env env = { &B, rt_bulk_in, env_interrupt_in, NULL };
+	emu_ccid *c = emu_ccid_new(emu_profile_find("extended-apdu"), &env);
+	ck_assert_ptr_nonnull(c);
+	insert(c, 0);
+	power_on(c, 0);
+	emu_ccid_inject(c, EMU_FAULT_ENDLESS_TIME_EXTENSION, 0);
+	rt_frames = 0;
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, aborter, c), 0);
+	unsigned first = xfr(c, 0, 0, SELECT_MF, sizeof(SELECT_MF));
+	pthread_join(th, NULL);
+	ck_assert_uint_ge(B.nframes - first, 2);
+	expect_header(first, 0x80, 0, 0, CCID_CMD_TIME_EXTENSION, 1, 0);
+	expect_header(LAST, 0x80, 0, 0, CCID_CMD_FAILED, CCID_ERR_CMD_ABORTED, 0);
+	/* an abort outside a command is ignored: the next one runs normally */
+	emu_ccid_abort_wait(c);
+	emu_ccid_inject(c, EMU_FAULT_NONE, 0);
+	unsigned i = xfr(c, 0, 0, SELECT_MF, sizeof(SELECT_MF));
+	EXPECT_FRAME(i, 0x80, 2, 0, 0, 0, 0, B.frame[i][6], 0x00, 0x00, 0x00, 0x90, 0x00);
+	emu_ccid_free(c);
+}
+END_TEST
+
 /* ---- slot changes ------------------------------------------------------------------------ */
 
 START_TEST(notify_slot_change_bits)
@@ -1198,6 +1252,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, abort_request_and_message_pair);
 	tcase_add_test(tc, frame_faults);
 	tcase_add_test(tc, card_faults);
+	tcase_add_test(tc, abort_wait_from_another_thread);
 	tcase_add_test(tc, notify_slot_change_bits);
 	tcase_add_test(tc, scm_firmware_accepts_271_byte_blocks);
 	suite_add_tcase(s, tc);
