@@ -247,6 +247,129 @@ enum atr_status atr_parse(const uint8_t *buf, size_t len, struct atr_info *info)
 	return ATR_OK;
 }
 
+/* ---- PPS ---------------------------------------------------------------- */
+
+uint32_t atr_fidi_rate_bps(uint8_t fidi, uint32_t clock_khz)
+{
+	uint16_t fi;
+	uint8_t di;
+
+	if (!atr_fi_lookup(fidi >> 4, &fi, NULL) || !atr_di_lookup(fidi & 0x0F, &di))
+		return 0;
+	return (uint32_t)((uint64_t)clock_khz * 1000u * di / fi);
+}
+
+static bool rate_supported(uint32_t rate, uint32_t max_rate_bps, const uint32_t *rates,
+                           size_t nrates)
+{
+	if (rate == 0 || (max_rate_bps && rate > max_rate_bps))
+		return false;
+	if (nrates == 0 || !rates)
+		return true;
+	for (size_t i = 0; i < nrates; i++)
+		if (rate + 2 >= rates[i] && rate <= rates[i] + 2)
+			return true;
+	return false;
+}
+
+bool atr_select_fidi(const struct atr_info *info, uint32_t clock_khz, uint32_t max_rate_bps,
+                     const uint32_t *rates, size_t nrates, uint8_t *fidi)
+{
+	uint8_t fi_index;
+
+	if (!info || !fidi)
+		return false;
+	*fidi = 0x11;
+	if (!info->ta1_present || !info->ta1_valid)
+		return true;
+	if (rate_supported(atr_fidi_rate_bps(info->ta1, clock_khz), max_rate_bps, rates, nrates)) {
+		*fidi = info->ta1;
+		return true;
+	}
+	/* Specific mode with explicit parameters: TA1 or nothing. */
+	if (info->specific_mode && !info->specific_implicit)
+		return false;
+	fi_index = info->fi_index;
+	/* Step D down keeping Fi: the card accepts any D up to its own at the
+	 * same F.  Di codes in ascending order of D (1 2 4 8 12 16 20 32 64). */
+	{
+		static const uint8_t by_value[] = { 1, 2, 3, 4, 8, 5, 9, 6, 7 };
+		size_t pos = 0;
+
+		while (pos < sizeof(by_value) && by_value[pos] != info->di_index)
+			pos++;
+		while (pos-- > 0) {
+			uint8_t candidate = (uint8_t)(fi_index << 4 | by_value[pos]);
+
+			if (rate_supported(atr_fidi_rate_bps(candidate, clock_khz), max_rate_bps,
+			                   rates, nrates)) {
+				*fidi = candidate;
+				return true;
+			}
+		}
+	}
+	return true;
+}
+
+bool atr_pps_needed(const struct atr_info *info, unsigned protocol, uint8_t fidi)
+{
+	if (!info || info->specific_mode)
+		return false;
+	return protocol != info->default_protocol || fidi != 0x11;
+}
+
+size_t atr_pps_build(uint8_t *out, size_t cap, unsigned protocol, uint8_t fidi)
+{
+	size_t n = 0;
+	uint8_t pck = 0;
+	bool with_pps1 = fidi != 0x11;
+
+	if (!out || protocol > 14 || cap < (with_pps1 ? 4u : 3u))
+		return 0;
+	out[n++] = 0xFF;
+	out[n++] = (uint8_t)((with_pps1 ? 0x10 : 0x00) | protocol);
+	if (with_pps1)
+		out[n++] = fidi;
+	for (size_t i = 0; i < n; i++)
+		pck ^= out[i];
+	out[n++] = pck;
+	return n;
+}
+
+bool atr_pps_response_ok(const uint8_t *req, size_t reqlen, const uint8_t *resp, size_t resplen,
+                         uint8_t *fidi)
+{
+	size_t pos = 2;
+	uint8_t x = 0;
+
+	if (!req || !resp || reqlen < 3 || resplen < 3 || resplen > ATR_PPS_MAX_LEN)
+		return false;
+	if (resp[0] != 0xFF || (resp[1] & 0x0F) != (req[1] & 0x0F))
+		return false;
+	/* The card may drop PPS1/2/3 but never add one we did not ask for. */
+	if ((resp[1] & 0x70) & ~(req[1] & 0x70))
+		return false;
+	for (uint8_t bit = 0x10; bit <= 0x40; bit <<= 1)
+		if (resp[1] & bit)
+			pos++;
+	if (resplen != pos + 1)
+		return false;
+	for (size_t i = 0; i < resplen; i++)
+		x ^= resp[i];
+	if (x != 0)
+		return false;
+	if (resp[1] & 0x10) {
+		/* PPS1 must echo ours (§9.3). */
+		if (reqlen < 4 || resp[2] != req[2])
+			return false;
+		if (fidi)
+			*fidi = resp[2];
+	} else if (fidi) {
+		*fidi = 0x11;
+	}
+	return true;
+}
+
 /* ---- contactless ------------------------------------------------------- */
 
 /* PC/SC Part 3: a contactless pseudo-ATR is 3B 8n 80 01 <n historical> TCK:

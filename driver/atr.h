@@ -126,6 +126,32 @@ bool atr_di_lookup(uint8_t di_index, uint8_t *di);
 /* True when protocol T is offered. */
 bool atr_offers(const struct atr_info *info, unsigned t);
 
+/* ---- PPS (ISO/IEC 7816-3 §9) ------------------------------------------- */
+#define ATR_PPS_MAX_LEN 6
+/* Chooses bmFindexDindex for a reader clocking the card at clock_khz whose
+ * fastest rate is max_rate_bps and, when nrates > 0, whose supported rates
+ * are rates[] (GET_DATA_RATES; matched within +-2 bps like libccid).  TA1
+ * is used when its rate is supported; otherwise Di is stepped down with the
+ * same Fi, and 0x11 (default rate, no PPS needed) is the last resort.
+ * Returns false when the card is in specific mode with parameters defined
+ * by TA1 (TA2 b5 = 0) and that rate is not supported: such a card cannot be
+ * run by this reader. */
+bool atr_select_fidi(const struct atr_info *info, uint32_t clock_khz, uint32_t max_rate_bps,
+                     const uint32_t *rates, size_t nrates, uint8_t *fidi);
+/* Baud rate (bps) of bmFindexDindex at clock_khz; 0 for reserved codes. */
+uint32_t atr_fidi_rate_bps(uint8_t fidi, uint32_t clock_khz);
+/* True when a PPS exchange is needed before SetParameters: not in specific
+ * mode, and either the protocol is not the default one or fidi != 0x11. */
+bool atr_pps_needed(const struct atr_info *info, unsigned protocol, uint8_t fidi);
+/* Builds PPSS PPS0 [PPS1] PCK; PPS1 is sent when fidi != 0x11.  Returns the
+ * length, 0 if protocol > 14 or cap is too small. */
+size_t atr_pps_build(uint8_t *out, size_t cap, unsigned protocol, uint8_t fidi);
+/* Checks the card's PPS answer against our request (§9.3): same PPSS and
+ * protocol, PPS1 echoed or absent, no PPS2/PPS3 we did not send, correct
+ * PCK.  On success *fidi is the agreed value (0x11 when PPS1 was dropped). */
+bool atr_pps_response_ok(const uint8_t *req, size_t reqlen, const uint8_t *resp, size_t resplen,
+                         uint8_t *fidi);
+
 /* ---- contactless pseudo-ATR (PC/SC Part 3 §3.1.3.2.3) ------------------- */
 enum atr_cl_kind {
 	ATR_CL_NOT_CONTACTLESS = 0,

@@ -362,6 +362,90 @@ START_TEST(lookup_tables)
 }
 END_TEST
 
+START_TEST(pps_selection)
+{
+	struct atr_info a;
+	uint8_t fidi = 0;
+	static const uint32_t acr_rates_low[] = { 12903, 25806 };
+	static const uint32_t only_12903[] = { 12903 };
+
+	/* ACR39U clock 4.8 MHz, max 826000 bps. */
+	ck_assert_uint_eq(atr_fidi_rate_bps(0x13, 4800), 51612);
+	ck_assert_uint_eq(atr_fidi_rate_bps(0x11, 4800), 12903);
+	ck_assert_uint_eq(atr_fidi_rate_bps(0x71, 4800), 0);
+	ck_assert_int_eq(parse_hex("3B DA 13 FF 81 31 FB 46 80 12 39 2F 31 C1 73 C6 01 C0 3B", &a), ATR_OK);
+	ck_assert(atr_select_fidi(&a, 4800, 826000, NULL, 0, &fidi));
+	ck_assert_uint_eq(fidi, 0x13);
+	ck_assert(atr_pps_needed(&a, 1, fidi));
+	/* 51612 not in the reader's table: step D down to 2. */
+	ck_assert(atr_select_fidi(&a, 4800, 826000, acr_rates_low, 2, &fidi));
+	ck_assert_uint_eq(fidi, 0x12);
+	/* Slow reader: nothing above D=1 fits. */
+	ck_assert(atr_select_fidi(&a, 4800, 20000, NULL, 0, &fidi));
+	ck_assert_uint_eq(fidi, 0x11);
+	ck_assert(!atr_pps_needed(&a, 1, 0x11));
+	ck_assert(atr_pps_needed(&a, 0, 0x11));     /* not the default protocol */
+	/* Fi other than 372 keeps its F when stepping down. */
+	ck_assert_int_eq(parse_hex("3B 10 96", &a), ATR_OK);
+	ck_assert(atr_select_fidi(&a, 4800, 100000, NULL, 0, &fidi));
+	ck_assert_uint_eq(fidi, 0x94);              /* 512/8: 75000 bps */
+	/* Specific mode, explicit parameters: TA1 or the card is unusable. */
+	ck_assert_int_eq(parse_hex("3B F5 91 00 FF 91 81 71 FE 40 00 42 00 01 00 D1 D6", &a), ATR_OK);
+	ck_assert(atr_select_fidi(&a, 4800, 826000, NULL, 0, &fidi));
+	ck_assert_uint_eq(fidi, 0x91);
+	ck_assert(!atr_pps_needed(&a, 1, fidi));
+	ck_assert(!atr_select_fidi(&a, 4800, 826000, only_12903, 1, &fidi));
+	/* No TA1: default rate, nothing to negotiate for the default protocol. */
+	ck_assert_int_eq(parse_hex("3B C5 FF 81 31 FB 45 80 73 C6 01 00 00", &a), ATR_OK);
+	ck_assert(atr_select_fidi(&a, 4800, 826000, NULL, 0, &fidi));
+	ck_assert_uint_eq(fidi, 0x11);
+	ck_assert(!atr_pps_needed(&a, 1, fidi));
+}
+END_TEST
+
+START_TEST(pps_exchange)
+{
+	uint8_t req[8], resp[8];
+	size_t n;
+	uint8_t fidi = 0;
+
+	n = atr_pps_build(req, sizeof(req), 1, 0x13);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(req[0], 0xFF);
+	ck_assert_uint_eq(req[1], 0x11);
+	ck_assert_uint_eq(req[2], 0x13);
+	ck_assert_uint_eq(req[3], 0xFD);
+	ck_assert_uint_eq(atr_pps_build(req, 3, 1, 0x13), 0);
+	ck_assert_uint_eq(atr_pps_build(req, sizeof(req), 15, 0x13), 0);
+	/* Echo: accepted. */
+	memcpy(resp, req, 4);
+	ck_assert(atr_pps_response_ok(req, 4, resp, 4, &fidi));
+	ck_assert_uint_eq(fidi, 0x13);
+	/* PPS1 dropped by the card: default rate. */
+	resp[1] = 0x01; resp[2] = 0xFE;
+	ck_assert(atr_pps_response_ok(req, 4, resp, 3, &fidi));
+	ck_assert_uint_eq(fidi, 0x11);
+	/* Bad PCK, other protocol, other PPS1, added PPS2, wrong length. */
+	memcpy(resp, req, 4); resp[3] ^= 1;
+	ck_assert(!atr_pps_response_ok(req, 4, resp, 4, &fidi));
+	memcpy(resp, "\xFF\x10\x13\xFC", 4);
+	ck_assert(!atr_pps_response_ok(req, 4, resp, 4, &fidi));
+	memcpy(resp, "\xFF\x11\x12\xFC", 4);
+	ck_assert(!atr_pps_response_ok(req, 4, resp, 4, &fidi));
+	memcpy(resp, "\xFF\x31\x13\x00\xDD", 5);
+	ck_assert(!atr_pps_response_ok(req, 4, resp, 5, &fidi));
+	memcpy(resp, req, 4);
+	ck_assert(!atr_pps_response_ok(req, 4, resp, 3, &fidi));
+	/* Without PPS1 */
+	n = atr_pps_build(req, sizeof(req), 0, 0x11);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(req[1], 0x00);
+	ck_assert_uint_eq(req[2], 0xFF);
+	ck_assert(atr_pps_response_ok(req, 3, req, 3, &fidi));
+	ck_assert_uint_eq(fidi, 0x11);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("atr");
@@ -382,6 +466,8 @@ int main(void)
 	tcase_add_test(tc, every_prefix_of_a_valid_atr_fails);
 	tcase_add_test(tc, timing);
 	tcase_add_test(tc, lookup_tables);
+	tcase_add_test(tc, pps_selection);
+	tcase_add_test(tc, pps_exchange);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
