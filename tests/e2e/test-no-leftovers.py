@@ -49,6 +49,10 @@ def main():
             # Idle: let pcscd finish its post-command work, then measure.
             time.sleep(1.0)
             before = {k: onshi_testenv.cpu_seconds(p) for k, p in pids.items() if k != "dbus"}
+            # The measurement must be able to see work: starting up and
+            # reading a certificate cost pcscd + emulator some CPU.
+            rep.check("CPU accounting sees the work done so far (%.3f s)" % sum(before.values()),
+                      sum(before.values()) > 0)
             time.sleep(IDLE_SECONDS)
             after = {k: onshi_testenv.cpu_seconds(p) for k, p in pids.items() if k != "dbus"}
             used = sum(after[k] - before[k] for k in before)

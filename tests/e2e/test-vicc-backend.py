@@ -34,6 +34,9 @@ def exercise(rep, env, label, card, port, work, removal):
         stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env.env(),
         start_new_session=True)
     try:
+        if env.reader == "emu":
+            # The reader's first power-on waits for the card to connect.
+            env.wait_readers(1)
         r = env.probe("--timeout", 30000, "wait-card", timeout=50)
         rep.run_result("%s: card present" % label, r)
         want = e2elib.read_bytes(os.path.join(card, "auth.der"))
@@ -96,10 +99,9 @@ def main():
             port = e2elib.free_port()
             with TestEnv(profile="tpdu-t1", card="vicc:%d" % port) as env:
                 port = int(env.emu_info.get("VICC_PORT", port))
-                env.wait_readers(1)
                 sub = os.path.join(work, "emu")
                 os.mkdir(sub)
-                exercise(rep, env, "emu vicc:%d" % port, card, port, sub, removal=False)
+                exercise(rep, env, "emu vicc:PORT", card, port, sub, removal=False)
     except EnvError as e:
         rep.check("environment", False, str(e))
     finally:

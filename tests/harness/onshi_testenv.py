@@ -533,10 +533,17 @@ class TestEnv:
 
     def probe(self, *args, timeout=60, extra_env=None, check=False):
         """Runs the PC/SC probe in this environment; CompletedProcess (text)."""
-        return subprocess.run([probe_path()] + [str(a) for a in args],
-                              env=self.env(extra_env), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True,
-                              timeout=timeout, check=check)
+        cmd = [probe_path()] + [str(a) for a in args]
+        try:
+            return subprocess.run(cmd, env=self.env(extra_env), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  timeout=timeout, check=check)
+        except subprocess.TimeoutExpired as e:
+            # run() has killed it; report a hang as a failed command.
+            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            return subprocess.CompletedProcess(
+                cmd, -signal.SIGKILL, out,
+                "onshi_testenv: probe killed after %s s (hung)\n" % timeout)
 
     def wait_readers(self, count=1, timeout_ms=20000):
         r = self.probe("wait-reader", "--count", count, "--timeout", timeout_ms,
