@@ -195,9 +195,14 @@ typedef struct conn {
 	emu_control *ctl;
 	int fd;
 	guint watch;
+	emu_control_pending *pending;   /* a reply still owed: later lines wait */
 	char buf[EMU_CMD_LINE_MAX];
 	size_t len;
 } conn;
+
+struct emu_control_pending {
+	conn *c;                        /* NULL once the client has gone */
+};
 
 struct emu_control {
 	char *path;
@@ -210,6 +215,8 @@ struct emu_control {
 
 static void conn_close(conn *c)
 {
+	if (c->pending)
+		c->pending->c = NULL;
 	c->ctl->conns = g_list_remove(c->ctl->conns, c);
 	if (c->watch)
 		g_source_remove(c->watch);
@@ -241,8 +248,15 @@ static void run_line(conn *c, char *line)
 		answer = g_strdup_printf("err %s", error);
 		g_free(error);
 	} else {
-		answer = c->ctl->exec(c->ctl->user, &cmd);
+		emu_control_pending *p = g_new0(emu_control_pending, 1);
+		p->c = c;
+		answer = c->ctl->exec(c->ctl->user, &cmd, p);
 		emu_cmd_clear(&cmd);
+		if (!answer) {
+			c->pending = p;
+			return;
+		}
+		g_free(p);
 	}
 	send_line(c->fd, answer);
 	g_free(answer);
@@ -252,7 +266,7 @@ static void run_line(conn *c, char *line)
 static bool take_lines(conn *c)
 {
 	char *nl;
-	while ((nl = memchr(c->buf, '\n', c->len))) {
+	while (!c->pending && (nl = memchr(c->buf, '\n', c->len))) {
 		*nl = '\0';
 		size_t used = (size_t)(nl - c->buf) + 1;
 		run_line(c, c->buf);
@@ -260,16 +274,41 @@ static bool take_lines(conn *c)
 		memmove(c->buf, c->buf + used, c->len - used);
 		c->len -= used;
 	}
-	if (c->len == sizeof(c->buf)) {
+	if (!c->pending && c->len == sizeof(c->buf)) {
 		send_line(c->fd, "err line too long");
 		return false;
 	}
 	return true;
 }
 
+static gboolean on_conn(gint fd, GIOCondition cond, gpointer data);
+
+void emu_control_answer(emu_control_pending *p, char *reply)
+{
+	conn *c = p->c;
+	g_free(p);
+	if (!c) {
+		g_free(reply);
+		return;
+	}
+	c->pending = NULL;
+	send_line(c->fd, reply);
+	g_free(reply);
+	if (!take_lines(c))
+		conn_close(c);
+	else if (!c->watch)
+		c->watch = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_conn, c);
+}
+
 static gboolean on_conn(gint fd, GIOCondition cond, gpointer data)
 {
 	conn *c = data;
+	if (c->len == sizeof(c->buf)) {
+		/* Full while a deferred reply is owed: stop watching until it is
+		 * sent (emu_control_answer() watches again). */
+		c->watch = 0;
+		return G_SOURCE_REMOVE;
+	}
 	ssize_t n = recv(fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return G_SOURCE_CONTINUE;

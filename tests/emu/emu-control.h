@@ -52,10 +52,19 @@ int emu_cmd_parse(const char *line, emu_cmd *out, char **error);
 void emu_cmd_clear(emu_cmd *cmd);
 
 typedef struct emu_control emu_control;
+typedef struct emu_control_pending emu_control_pending;
 /* Run one command; returns the reply line without newline (the server
  * g_free()s it).  The reply is written before the main loop runs again, so
- * `quit` may simply schedule the loop's end. */
-typedef char *(*emu_control_exec)(void *user, const emu_cmd *cmd);
+ * `quit` may simply schedule the loop's end.  A command that takes long
+ * (opening a vicc card waits for its peer) returns NULL instead and answers
+ * later with emu_control_answer(pending, ...); that connection's next
+ * commands wait for it, other connections are served meanwhile. */
+typedef char *(*emu_control_exec)(void *user, const emu_cmd *cmd,
+				  emu_control_pending *pending);
+
+/* Main context only.  Sends the deferred reply (dropped if the client has
+ * gone), frees `pending` and takes `reply`. */
+void emu_control_answer(emu_control_pending *pending, char *reply);
 
 emu_control *emu_control_start(const char *path, emu_control_exec exec, void *user,
 			       char **error);

@@ -66,6 +66,11 @@ struct reader {
 	bool wait_aborted;
 
 	emu_ccid_stats ccid_base;  /* at the last reset-stats */
+
+	/* start-up cards still being opened (card_open_thread) */
+	GMutex open_lock;
+	GCond open_cond;
+	unsigned startup_opening;
 };
 
 /* ---- firmware thread ---------------------------------------------------------- */
@@ -93,14 +98,19 @@ static gpointer fw_main(gpointer data)
 	}
 }
 
-/* Queue fn(data) on the firmware thread; with wait, return once it ran. */
-static void fw_call(reader *r, job_fn fn, void *data, bool wait)
+/* Queue fn(data) on the firmware thread; with wait, return once it ran.
+ * false (nothing queued, data not consumed) once the firmware has stopped. */
+static bool fw_call(reader *r, job_fn fn, void *data, bool wait)
 {
+	g_mutex_lock(&r->jobs_lock);
+	if (r->fw_quit) {
+		g_mutex_unlock(&r->jobs_lock);
+		return false;
+	}
 	job *j = g_new0(job, 1);
 	j->fn = fn;
 	j->data = data;
 	j->wait = wait;
-	g_mutex_lock(&r->jobs_lock);
 	g_queue_push_tail(&r->jobs, j);
 	g_cond_broadcast(&r->jobs_cond);
 	if (wait) {
@@ -109,6 +119,7 @@ static void fw_call(reader *r, job_fn fn, void *data, bool wait)
 		g_free(j);
 	}
 	g_mutex_unlock(&r->jobs_lock);
+	return true;
 }
 
 static void abort_wait(reader *r)
@@ -201,25 +212,93 @@ static void sink_abort(void *user)
 
 typedef struct slot_job {
 	unsigned slot;
-	char *spec;          /* open in the firmware thread (start-up cards) */
-	emu_card *card;      /* or already open */
+	emu_card *card;
 } slot_job;
 
 static void job_insert(reader *r, void *data)
 {
 	slot_job *sj = data;
-	if (!sj->card) {
-		char *error = NULL;
-		sj->card = emu_card_open(sj->spec, &error);
-		if (!sj->card) {
-			fprintf(stderr, "onshi-emu: card %s: %s\n", sj->spec, error ? error : "?");
-			free(error);
-		}
-	}
-	if (sj->card)
-		emu_ccid_insert(r->ccid, sj->slot, sj->card);
-	g_free(sj->spec);
+	emu_ccid_insert(r->ccid, sj->slot, sj->card);
 	g_free(sj);
+}
+
+/* Opening a card may take long (vicc:PORT waits for its peer), so it runs
+ * in a thread of its own; the firmware keeps answering USB meanwhile and
+ * gets the card when it is there.  The thread is not joined: at exit it may
+ * still wait for a peer that never comes. */
+typedef struct card_open {
+	reader *r;
+	unsigned slot;
+	char *spec;
+	emu_control_pending *pending;   /* control `insert`, or NULL at start-up */
+} card_open;
+
+typedef struct deferred_answer {
+	emu_control_pending *pending;
+	char *reply;
+} deferred_answer;
+
+static gboolean answer_in_main(gpointer data)
+{
+	deferred_answer *a = data;
+	emu_control_answer(a->pending, a->reply);
+	g_free(a);
+	return G_SOURCE_REMOVE;
+}
+
+static char *open_and_insert(reader *r, unsigned slot, const char *spec)
+{
+	char *error = NULL;
+	emu_card *card = emu_card_open(spec, &error);
+	if (!card) {
+		char *reply = g_strdup_printf("err %s: %s", spec, error ? error : "cannot open");
+		free(error);
+		return reply;
+	}
+	slot_job *sj = g_new0(slot_job, 1);
+	sj->slot = slot;
+	sj->card = card;
+	if (!fw_call(r, job_insert, sj, true)) {
+		emu_card_destroy(card);
+		g_free(sj);
+		return g_strdup("err shutting down");
+	}
+	return g_strdup_printf("ok slot=%u", slot);
+}
+
+static gpointer card_open_thread(gpointer data)
+{
+	card_open *co = data;
+	reader *r = co->r;
+	char *reply = open_and_insert(r, co->slot, co->spec);
+	if (co->pending) {
+		deferred_answer *a = g_new0(deferred_answer, 1);
+		a->pending = co->pending;
+		a->reply = reply;
+		g_idle_add(answer_in_main, a);
+	} else {
+		if (strncmp(reply, "ok", 2) != 0)
+			fprintf(stderr, "onshi-emu: card in slot %u: %s\n", co->slot, reply + 4);
+		g_free(reply);
+		g_mutex_lock(&r->open_lock);
+		r->startup_opening--;
+		g_cond_broadcast(&r->open_cond);
+		g_mutex_unlock(&r->open_lock);
+	}
+	g_free(co->spec);
+	g_free(co);
+	return NULL;
+}
+
+static void open_card_async(reader *r, unsigned slot, const char *spec,
+			    emu_control_pending *pending)
+{
+	card_open *co = g_new0(card_open, 1);
+	co->r = r;
+	co->slot = slot;
+	co->spec = g_strdup(spec);
+	co->pending = pending;
+	g_thread_unref(g_thread_new("emu-card-open", card_open_thread, co));
 }
 
 static void job_remove(reader *r, void *data)
@@ -289,7 +368,7 @@ static char *cmd_stats(reader *r, bool reset)
 			       sj.now.time_extensions - r->ccid_base.time_extensions);
 }
 
-static char *cmd_insert(reader *r, const emu_cmd *cmd)
+static char *cmd_insert(reader *r, const emu_cmd *cmd, emu_control_pending *pending)
 {
 	unsigned slot = cmd->has_slot ? cmd->slot : 0;
 	if (slot >= r->profile->nslots)
@@ -298,18 +377,8 @@ static char *cmd_insert(reader *r, const emu_cmd *cmd)
 	const char *spec = cmd->spec ? cmd->spec : r->default_spec[slot];
 	if (!spec)
 		return g_strdup_printf("err no card spec for slot %u (give one)", slot);
-	char *error = NULL;
-	emu_card *card = emu_card_open(spec, &error);
-	if (!card) {
-		char *answer = g_strdup_printf("err %s: %s", spec, error ? error : "cannot open");
-		free(error);
-		return answer;
-	}
-	slot_job *sj = g_new0(slot_job, 1);
-	sj->slot = slot;
-	sj->card = card;
-	fw_call(r, job_insert, sj, true);
-	return g_strdup_printf("ok slot=%u", slot);
+	open_card_async(r, slot, spec, pending);
+	return NULL;   /* answered by card_open_thread() */
 }
 
 typedef struct fault_job {
@@ -360,13 +429,13 @@ static gboolean quit_idle(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static char *exec_cmd(void *user, const emu_cmd *cmd)
+static char *exec_cmd(void *user, const emu_cmd *cmd, emu_control_pending *pending)
 {
 	reader *r = user;
 	char *error = NULL;
 	switch (cmd->kind) {
 	case EMU_CMD_INSERT:
-		return cmd_insert(r, cmd);
+		return cmd_insert(r, cmd, pending);
 	case EMU_CMD_REMOVE: {
 		unsigned slot = cmd->has_slot ? cmd->slot : 0;
 		if (slot >= r->profile->nslots)
@@ -488,6 +557,11 @@ static int parse_options(int argc, char **argv, options *o)
 	return 0;
 }
 
+/* Start-up cards: the device is plugged in once they are open, or after
+ * STARTUP_CARD_WAIT_MS (a vicc card waits for a peer that may only start
+ * once the reader is visible; it is inserted when it connects). */
+#define STARTUP_CARD_WAIT_MS 1000
+
 static void start_cards(reader *r, const options *o)
 {
 	if (o->no_card)
@@ -496,13 +570,16 @@ static void start_cards(reader *r, const options *o)
 	for (unsigned s = 0; s < EMU_MAX_SLOTS && s < r->profile->nslots; s++) {
 		if (!specs[s])
 			continue;
-		slot_job *sj = g_new0(slot_job, 1);
-		sj->slot = s;
-		sj->spec = g_strdup(specs[s]);
-		/* Opened by the firmware thread (a vicc card waits for its peer),
-		 * before any USB command it will have to answer. */
-		fw_call(r, job_insert, sj, false);
+		g_mutex_lock(&r->open_lock);
+		r->startup_opening++;
+		g_mutex_unlock(&r->open_lock);
+		open_card_async(r, s, specs[s], NULL);
 	}
+	gint64 end = g_get_monotonic_time() + STARTUP_CARD_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+	g_mutex_lock(&r->open_lock);
+	while (r->startup_opening > 0 && g_cond_wait_until(&r->open_cond, &r->open_lock, end))
+		;
+	g_mutex_unlock(&r->open_lock);
 }
 
 static void reader_stop_firmware(reader *r)
@@ -550,7 +627,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	reader r = { 0 };
+	/* Static: card-opening threads may outlive main()'s cleanup. */
+	static reader r;
 	r.profile = emu_profile_find(o.profile);
 	if (!r.profile) {
 		fprintf(stderr, "onshi-emu: unknown profile %s\n", o.profile);
@@ -570,6 +648,8 @@ int main(int argc, char **argv)
 	g_cond_init(&r.jobs_cond);
 	g_mutex_init(&r.wait_lock);
 	g_cond_init(&r.wait_cond);
+	g_mutex_init(&r.open_lock);
+	g_cond_init(&r.open_cond);
 	g_queue_init(&r.jobs);
 	r.loop = g_main_loop_new(NULL, FALSE);
 	r.tb = umockdev_testbed_new();

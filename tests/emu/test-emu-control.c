@@ -125,29 +125,38 @@ END_TEST
 
 /* ---- the server ---------------------------------------------------------------- */
 
-static char *fake_exec(void *user, const emu_cmd *cmd)
+static int calls;
+static emu_control_pending *owed;     /* `insert` answers later */
+
+static char *fake_exec(void *user, const emu_cmd *cmd, emu_control_pending *pending)
 {
-	int *calls = user;
-	(*calls)++;
+	calls++;
+	if (cmd->kind == EMU_CMD_INSERT) {
+		owed = pending;
+		return NULL;
+	}
 	if (cmd->kind == EMU_CMD_STATS)
 		return g_strdup("ok bulk_out=1");
 	return g_strdup_printf("ok kind=%d", (int)cmd->kind);
 }
 
-/* Send `lines` and collect `nreplies` reply lines while the server's main
- * context runs in this thread. */
-static char *converse(const char *path, const char *lines, int nreplies)
+static int connect_to(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(write(fd, lines, strlen(lines)), (ssize_t)strlen(lines));
-	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/* Run the main context until `fd` has delivered `n` lines or `ms` passed. */
+static char *collect(int fd, int n, int ms)
+{
 	GString *got = g_string_new(NULL);
-	gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+	gint64 end = g_get_monotonic_time() + ms * G_TIME_SPAN_MILLISECOND;
 	int seen = 0;
-	while (seen < nreplies && g_get_monotonic_time() < end) {
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (seen < n && g_get_monotonic_time() < end) {
 		g_main_context_iteration(NULL, FALSE);
 		char c;
 		while (read(fd, &c, 1) == 1) {
@@ -156,17 +165,25 @@ static char *converse(const char *path, const char *lines, int nreplies)
 		}
 		g_usleep(1000);
 	}
-	close(fd);
 	return g_string_free(got, FALSE);
+}
+
+static char *converse(const char *path, const char *lines, int nreplies)
+{
+	int fd = connect_to(path);
+	ck_assert_int_eq(write(fd, lines, strlen(lines)), (ssize_t)strlen(lines));
+	char *out = collect(fd, nreplies, 5000);
+	close(fd);
+	return out;
 }
 
 START_TEST(server_answers_each_line_in_order)
 {
 	char path[108];
 	snprintf(path, sizeof(path), "%s/emu-ctl-%d.sock", g_get_tmp_dir(), (int)getpid());
-	int calls = 0;
+	calls = 0;
 	char *err = NULL;
-	emu_control *ctl = emu_control_start(path, fake_exec, &calls, &err);
+	emu_control *ctl = emu_control_start(path, fake_exec, NULL, &err);
 	ck_assert_msg(ctl != NULL, "%s", err ? err : "?");
 
 	char *out = converse(path, "stats\nbogus\nfault mute 2\n", 3);
@@ -189,6 +206,50 @@ START_TEST(server_answers_each_line_in_order)
 }
 END_TEST
 
+START_TEST(deferred_reply_holds_later_lines_of_that_client_only)
+{
+	char path[108];
+	snprintf(path, sizeof(path), "%s/emu-ctl-d-%d.sock", g_get_tmp_dir(), (int)getpid());
+	calls = 0;
+	owed = NULL;
+	char *err = NULL;
+	emu_control *ctl = emu_control_start(path, fake_exec, NULL, &err);
+	ck_assert_msg(ctl != NULL, "%s", err ? err : "?");
+
+	int a = connect_to(path);
+	ck_assert_int_eq(write(a, "insert\nstats\n", 13), 13);
+	char *out = collect(a, 1, 300);
+	ck_assert_str_eq(out, "");           /* insert not answered: stats waits */
+	ck_assert_ptr_nonnull(owed);
+	ck_assert_int_eq(calls, 1);
+	g_free(out);
+
+	int b = connect_to(path);            /* another client is served meanwhile */
+	ck_assert_int_eq(write(b, "quit\n", 5), 5);
+	out = collect(b, 1, 5000);
+	ck_assert_str_eq(out, "ok kind=8\n");
+	g_free(out);
+	close(b);
+
+	emu_control_answer(owed, g_strdup("ok slot=0"));
+	out = collect(a, 2, 5000);
+	ck_assert_str_eq(out, "ok slot=0\nok bulk_out=1\n");
+	g_free(out);
+
+	/* A client that leaves before its answer: the answer is dropped. */
+	ck_assert_int_eq(write(a, "insert 1\n", 9), 9);
+	out = collect(a, 1, 300);
+	g_free(out);
+	close(a);
+	for (int i = 0; i < 50; i++) {
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(1000);
+	}
+	emu_control_answer(owed, g_strdup("ok slot=1"));
+	emu_control_stop(ctl);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("emu-control");
@@ -198,6 +259,7 @@ int main(void)
 	tcase_add_test(tc, faults);
 	tcase_add_test(tc, keypad_never_echoes_digits);
 	tcase_add_test(tc, server_answers_each_line_in_order);
+	tcase_add_test(tc, deferred_reply_holds_later_lines_of_that_client_only);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
