@@ -545,8 +545,10 @@ class TestEnv:
                 cmd, -signal.SIGKILL, out,
                 "onshi_testenv: probe killed after %s s (hung)\n" % timeout)
 
-    def wait_readers(self, count=1, timeout_ms=20000):
+    def wait_readers(self, count=1, timeout_ms=20000, at_least=False):
+        """Waits until exactly `count` readers (or at least, if asked) exist."""
         r = self.probe("wait-reader", "--count", count, "--timeout", timeout_ms,
+                       *(["--at-least"] if at_least else []),
                        timeout=timeout_ms / 1000 + 10)
         if r.returncode != 0:
             raise EnvError("reader did not appear (%d): %s%s"
@@ -683,11 +685,13 @@ def main(argv=None):
     ap.add_argument("--driver", default="libccid",
                     help="'libccid' or a driver bundle directory (repeatable: comma-separated)")
     ap.add_argument("--reader", default="emu", choices=("emu", "vpcd"))
+    ap.add_argument("--libccid-options", type=lambda v: int(v, 0), default=None,
+                    help="ifdDriverOptions for the private copy of libccid (e.g. 0x04)")
     ap.add_argument("--dbus-policy-file", action="append", default=[],
                     help="busconfig file included in a private system bus")
     ap.add_argument("--dbus", action="store_true", help="start a private system bus")
     ap.add_argument("--wait-readers", type=int, default=1,
-                    help="wait until this many readers are visible (0: don't)")
+                    help="wait until at least this many readers are visible (0: don't)")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     args = ap.parse_args(argv)
@@ -698,12 +702,13 @@ def main(argv=None):
     env = TestEnv(profile=args.profile, card=args.card, card2=args.card2,
                   no_card=args.no_card, driver=driver, reader=args.reader,
                   dbus_policy="" if args.dbus else None,
-                  dbus_policy_files=args.dbus_policy_file, verbose=args.verbose)
+                  dbus_policy_files=args.dbus_policy_file, verbose=args.verbose,
+                  libccid_options=args.libccid_options)
     status = 1
     try:
         env.start()
         if args.wait_readers and args.reader == "emu":
-            env.wait_readers(args.wait_readers)
+            env.wait_readers(args.wait_readers, at_least=True)
         extra = {}
         if env.emu_info.get("UMOCKDEV_DIR"):
             extra["ONSHI_UMOCKDEV_DIR"] = env.emu_info["UMOCKDEV_DIR"]

@@ -47,6 +47,7 @@ struct options {
 	bool count_set;
 	bool extended_le;
 	bool pinpad;
+	bool at_least;
 	const char *out;
 	const char *data;
 	const char *pin_env;
@@ -145,7 +146,8 @@ static int cmd_list(struct session *s)
 	return EX_OK;
 }
 
-/* Waits until exactly `want` readers are listed (0 waits for unplug). */
+/* Waits until exactly `want` readers are listed (0 waits for unplug), or
+ * with --at-least until there are `want` or more. */
 static int cmd_wait_reader(struct session *s, const struct options *o)
 {
 	unsigned want = o->count_set ? o->count : 1;
@@ -161,7 +163,7 @@ static int cmd_wait_reader(struct session *s, const struct options *o)
 			fail("SCardListReaders: %s", pcsc_stringify_error(rv));
 			return pcsc_exit(rv);
 		}
-		if (n == want) {
+		if (n == want || (o->at_least && n > want)) {
 			for (unsigned i = 0; i < n; i++)
 				printf("%u: %s\n", i, names[i]);
 			printf("readers=%u\n", n);
@@ -747,7 +749,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: onshi-pcsc-probe [--reader N] [--timeout MS] COMMAND [ARGS]\n"
 	      "  list                         readers, one per line\n"
-	      "  wait-reader [--count N]      until exactly N readers exist (default 1)\n"
+	      "  wait-reader [--count N] [--at-least]  until N (or more) readers exist (default 1)\n"
 	      "  wait-card | wait-removal     until the card is present / removed\n"
 	      "  atr                          connect and print the ATR\n"
 	      "  read-cert auth|sign|auth-ca|sign-ca [--out FILE] [--extended-le]\n"
@@ -800,6 +802,8 @@ static int parse_args(int argc, char **argv, struct options *o, char **pos, int 
 				o->extended_le = true;
 			else if (strcmp(a, "--pinpad") == 0)
 				o->pinpad = true;
+			else if (strcmp(a, "--at-least") == 0)
+				o->at_least = true;
 			else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 				usage(stdout);
 				exit(EX_OK);
