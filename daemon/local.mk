@@ -58,3 +58,17 @@ daemon/fuzz/fuzz-jpki-ops$(EXEEXT): $(srcdir)/daemon/fuzz/fuzz-jpki-ops.c $(srcd
 		$(srcdir)/daemon/jpki-apdu.c $(srcdir)/daemon/jpki-parse.c
 	@$(MKDIR_P) daemon/fuzz
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -I$(srcdir)/daemon -o $@ $^
+
+# ---- onshid: the system D-Bus service (sd-bus + libpcsclite) ----
+bin_PROGRAMS += daemon/onshid
+daemon_onshid_SOURCES = \
+	daemon/onshid.c \
+	daemon/bus-common.c daemon/bus-common.h \
+	daemon/errors.c daemon/errors.h \
+	daemon/authz.c daemon/authz.h \
+	daemon/agent.c daemon/agent.h \
+	daemon/reader.c daemon/reader.h \
+	daemon/pcsc-monitor.c daemon/pcsc-monitor.h \
+	daemon/pcsc-card.c daemon/pcsc-card.h
+daemon_onshid_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(PCSC_CFLAGS) $(CRYPTO_CFLAGS) -pthread
+daemon_onshid_LDADD = $(ONSHID_CORE_LIBS) $(SYSTEMD_LIBS) $(PCSC_LIBS) $(CRYPTO_LIBS) -lpthread
