@@ -142,6 +142,15 @@ static int parse_tokens(char **tok, emu_cmd *out, char **error)
 			return -1;
 		return tok[i] ? fail(error, "usage: remove [SLOT]") : 0;
 	}
+	if (strcmp(tok[0], "card-delay") == 0) {
+		out->kind = EMU_CMD_CARD_DELAY;
+		if (tok[1] && tok[2] && parse_slot(tok, &i, out, error) < 0)
+			return -1;
+		if (!tok[i] || tok[i + 1] ||
+		    !parse_uint(tok[i], 0, EMU_CARD_DELAY_MAX_MS, &out->delay_ms))
+			return fail(error, "usage: card-delay [SLOT] MS (0..600000)");
+		return 0;
+	}
 	if (strcmp(tok[0], "fault") == 0) {
 		out->kind = EMU_CMD_FAULT;
 		return parse_fault(tok, out, error);
@@ -157,7 +166,7 @@ static int parse_tokens(char **tok, emu_cmd *out, char **error)
 		}
 	}
 	return fail(error, "unknown command (insert, remove, unplug, replug, fault, keypad, "
-		    "stats, reset-stats, quit)");
+		    "card-delay, stats, reset-stats, quit)");
 }
 
 int emu_cmd_parse(const char *line, emu_cmd *out, char **error)

@@ -13,6 +13,7 @@
  *   fault NAME [COUNT]     stall, short-frame, wrong-seq, oversized-length,
  *                          endless-time-extension, bad-slot, t1-garbage,
  *                          hardware-error, mute, none (COUNT default 1)
+ *   card-delay [SLOT] MS   every APDU to that card takes MS ms (0: none)
  *   keypad DIGITS|cancel|timeout   what the user types at the next PIN entry;
  *                          a PIN change takes several entries joined by
  *                          ',' (the OK key): "1234,5678,5678"
@@ -27,10 +28,11 @@
 #define EMU_CMD_LINE_MAX   4096
 #define EMU_KEYPAD_MAX     64     /* keys the simulated user may type */
 #define EMU_FAULT_COUNT_MAX 1000000u
+#define EMU_CARD_DELAY_MAX_MS 600000u
 
 typedef enum emu_cmd_kind {
 	EMU_CMD_INSERT, EMU_CMD_REMOVE, EMU_CMD_UNPLUG, EMU_CMD_REPLUG, EMU_CMD_FAULT,
-	EMU_CMD_KEYPAD, EMU_CMD_STATS, EMU_CMD_RESET_STATS, EMU_CMD_QUIT,
+	EMU_CMD_KEYPAD, EMU_CMD_STATS, EMU_CMD_RESET_STATS, EMU_CMD_QUIT, EMU_CMD_CARD_DELAY,
 } emu_cmd_kind;
 
 typedef enum emu_keypad_kind { EMU_KEYPAD_DIGITS, EMU_KEYPAD_CANCEL, EMU_KEYPAD_TIMEOUT } emu_keypad_kind;
@@ -43,6 +45,7 @@ typedef struct emu_cmd {
 	bool stall;                /* fault stall: a USB-level fault, not a frame fault */
 	emu_ccid_fault fault;
 	unsigned count;
+	unsigned delay_ms;         /* card-delay */
 	emu_keypad_kind keypad;
 	char digits[EMU_KEYPAD_MAX + 1]; /* PINs: wiped by emu_cmd_clear() */
 } emu_cmd;

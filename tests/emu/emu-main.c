@@ -423,6 +423,26 @@ static char *cmd_keypad(reader *r, const emu_cmd *cmd)
 	return g_strdup("ok");
 }
 
+typedef struct delay_job {
+	unsigned slot, ms;
+} delay_job;
+
+static void job_card_delay(reader *r, void *data)
+{
+	delay_job *dj = data;
+	emu_ccid_set_card_delay(r->ccid, dj->slot, dj->ms);
+}
+
+static char *cmd_card_delay(reader *r, const emu_cmd *cmd)
+{
+	delay_job dj = { cmd->has_slot ? cmd->slot : 0, cmd->delay_ms };
+	if (dj.slot >= r->profile->nslots)
+		return g_strdup_printf("err profile %s has %u slot(s)", r->profile->name,
+				       r->profile->nslots);
+	fw_call(r, job_card_delay, &dj, true);
+	return g_strdup_printf("ok slot=%u delay_ms=%u", dj.slot, dj.ms);
+}
+
 static gboolean quit_idle(gpointer data)
 {
 	g_main_loop_quit(((reader *)data)->loop);
@@ -464,6 +484,8 @@ static char *exec_cmd(void *user, const emu_cmd *cmd, emu_control_pending *pendi
 		return cmd_fault(r, cmd);
 	case EMU_CMD_KEYPAD:
 		return cmd_keypad(r, cmd);
+	case EMU_CMD_CARD_DELAY:
+		return cmd_card_delay(r, cmd);
 	case EMU_CMD_STATS:
 		return cmd_stats(r, false);
 	case EMU_CMD_RESET_STATS:

@@ -96,6 +96,24 @@ START_TEST(faults)
 }
 END_TEST
 
+START_TEST(card_delay)
+{
+	emu_cmd c = parse_ok("card-delay 250");
+	ck_assert_int_eq(c.kind, EMU_CMD_CARD_DELAY);
+	ck_assert(!c.has_slot);
+	ck_assert_uint_eq(c.delay_ms, 250);
+	c = parse_ok("card-delay 1 0");
+	ck_assert(c.has_slot);
+	ck_assert_uint_eq(c.slot, 1);
+	ck_assert_uint_eq(c.delay_ms, 0);
+	g_free(parse_err("card-delay"));
+	g_free(parse_err("card-delay 600001"));
+	g_free(parse_err("card-delay 2 100"));
+	g_free(parse_err("card-delay 0 100 7"));
+	g_free(parse_err("card-delay fast"));
+}
+END_TEST
+
 START_TEST(keypad_never_echoes_digits)
 {
 	emu_cmd c = parse_ok("keypad 123456");
@@ -188,7 +206,7 @@ START_TEST(server_answers_each_line_in_order)
 
 	char *out = converse(path, "stats\nbogus\nfault mute 2\n", 3);
 	ck_assert_str_eq(out, "ok bulk_out=1\nerr unknown command (insert, remove, unplug, replug, "
-			      "fault, keypad, stats, reset-stats, quit)\nok kind=4\n");
+			      "fault, keypad, card-delay, stats, reset-stats, quit)\nok kind=4\n");
 	ck_assert_int_eq(calls, 2);     /* the bad line never reached exec */
 	g_free(out);
 
@@ -257,6 +275,7 @@ int main(void)
 	tcase_add_test(tc, insert_slot_and_spec);
 	tcase_add_test(tc, plain_commands);
 	tcase_add_test(tc, faults);
+	tcase_add_test(tc, card_delay);
 	tcase_add_test(tc, keypad_never_echoes_digits);
 	tcase_add_test(tc, server_answers_each_line_in_order);
 	tcase_add_test(tc, deferred_reply_holds_later_lines_of_that_client_only);
