@@ -208,8 +208,7 @@ static bool apdu_len_ok(long n)
 }
 
 ssize_t ccid_build_secure_verify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t seq,
-                                 uint8_t bwi, const uint8_t *s, size_t len,
-                                 const uint8_t *teo_prologue)
+                                 uint8_t bwi, const uint8_t *s, size_t len)
 {
 	/* CCID abPINDataStructure for verify: bTimeOut bmFormatString
 	 * bmPINBlockString bmPINLengthFormat wPINMaxExtraDigit(2)
@@ -240,21 +239,24 @@ ssize_t ccid_build_secure_verify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t
 	o[8] = s[PIN_VERIFY_bNumberMessage];
 	copy_u16(o + 9, s + PIN_VERIFY_wLangId, be);
 	o[11] = s[PIN_VERIFY_bMsgIndex];
-	memcpy(o + 12, teo_prologue ? teo_prologue : s + PIN_VERIFY_bTeoPrologue, 3);
+	memcpy(o + 12, s + PIN_VERIFY_bTeoPrologue, 3);
 	memcpy(o + 15, s + PIN_VERIFY_abData, (size_t)apdu);
 	return n;
 }
 
 ssize_t ccid_build_secure_modify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t seq,
-                                 uint8_t bwi, const uint8_t *s, size_t len,
-                                 const uint8_t *teo_prologue)
+                                 uint8_t bwi, const uint8_t *s, size_t len)
 {
-	/* Part 10 PIN_MODIFY_STRUCTURE offsets. */
 	enum {
-		M_TIMEOUT = 0, M_FORMAT = 2, M_BLOCK = 3, M_LENFMT = 4, M_OFF_OLD = 5,
-		M_OFF_NEW = 6, M_MAXEXTRA = 7, M_CONFIRM = 9, M_VALID = 10, M_NMSG = 11,
-		M_LANG = 12, M_MSG1 = 14, M_MSG2 = 15, M_MSG3 = 16, M_TEO = 17, M_LEN = 20,
-		M_DATA = 24,
+		M_TIMEOUT = PIN_MODIFY_bTimerOut, M_FORMAT = PIN_MODIFY_bmFormatString,
+		M_BLOCK = PIN_MODIFY_bmPINBlockString, M_LENFMT = PIN_MODIFY_bmPINLengthFormat,
+		M_OFF_OLD = PIN_MODIFY_bInsertionOffsetOld, M_OFF_NEW = PIN_MODIFY_bInsertionOffsetNew,
+		M_MAXEXTRA = PIN_MODIFY_wPINMaxExtraDigit, M_CONFIRM = PIN_MODIFY_bConfirmPIN,
+		M_VALID = PIN_MODIFY_bEntryValidationCondition, M_NMSG = PIN_MODIFY_bNumberMessage,
+		M_LANG = PIN_MODIFY_wLangId, M_MSG1 = PIN_MODIFY_bMsgIndex1,
+		M_MSG2 = PIN_MODIFY_bMsgIndex2, M_MSG3 = PIN_MODIFY_bMsgIndex3,
+		M_TEO = PIN_MODIFY_bTeoPrologue, M_LEN = PIN_MODIFY_ulDataLength,
+		M_DATA = PIN_MODIFY_abData,
 	};
 	bool be;
 	long apdu;
@@ -298,7 +300,7 @@ ssize_t ccid_build_secure_modify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t
 		o[k++] = s[M_MSG2];
 	if (nmsg >= 3)
 		o[k++] = s[M_MSG3];
-	memcpy(o + k, teo_prologue ? teo_prologue : s + M_TEO, 3);
+	memcpy(o + k, s + M_TEO, 3);
 	k += 3;
 	memcpy(o + k, s + M_DATA, (size_t)apdu);
 	return n;

@@ -90,16 +90,13 @@ bool ccid_params_parse(uint8_t protocol, const uint8_t *data, size_t len, struct
  * big-endian (as some callers send) is detected by ulDataLength and swapped.
  * bEntryValidationCondition outside 1..7 is replaced by 0x02 (validation
  * key), as libccid does for readers that reject other values.
- * teo_prologue: NULL copies bTeoPrologue from the structure; a TPDU reader
- * talking T=1 needs the host's current T=1 prologue instead (3 bytes, see
- * t1_teo_prologue()). */
+ * bTeoPrologue is copied as given: for a TPDU reader talking T=1, write the
+ * host's current prologue (t1_teo_prologue()) into a copy of the structure
+ * at PIN_VERIFY_bTeoPrologue / PIN_MODIFY_bTeoPrologue first. */
 ssize_t ccid_build_secure_verify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t seq,
-                                 uint8_t bwi, const uint8_t *pin_verify, size_t len,
-                                 const uint8_t *teo_prologue);
+                                 uint8_t bwi, const uint8_t *pin_verify, size_t len);
 ssize_t ccid_build_secure_modify(uint8_t *buf, size_t cap, uint8_t slot, uint8_t seq,
-                                 uint8_t bwi, const uint8_t *pin_modify, size_t len,
-                                 const uint8_t *teo_prologue);
-#define PIN_MODIFY_HEADER_LEN   24
+                                 uint8_t bwi, const uint8_t *pin_modify, size_t len);
 
 /* ---- responses ---------------------------------------------------------- */
 enum ccid_parse_status {

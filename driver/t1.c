@@ -421,10 +421,10 @@ static enum t1_action on_s_block(struct t1_state *st, const struct t1_out *o,
 		st->retries = 0;
 		st->got_first_block = false;
 		st->resp_len = 0;
-		if (st->apdu == NULL) {
-			st->cfg.ifsd = T1_DEFAULT_IFS;
-			return send_ifs_request(st, o);
-		}
+		/* Resynchronisation only starts inside an APDU exchange (an IFS
+		 * negotiation gives up instead), but never trust that blindly. */
+		if (st->apdu == NULL)
+			return fail(st, T1_ERR_STATE);
 		st->offset = 0;
 		return send_i_block(st, o);
 	}

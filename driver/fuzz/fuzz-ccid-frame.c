@@ -88,10 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (!out)
 			return 0;
-		n = ccid_build_secure_verify(out, ocap, 0, 1, 0, data, size, NULL);
+		n = ccid_build_secure_verify(out, ocap, 0, 1, 0, data, size);
 		if (n > (ssize_t)ocap)
 			abort();
-		n = ccid_build_secure_modify(out, ocap, 0, 1, 0, data, size, NULL);
+		n = ccid_build_secure_modify(out, ocap, 0, 1, 0, data, size);
 		if (n > (ssize_t)ocap)
 			abort();
 		n = ccid_build_xfr_block(out, ocap, 0, 1, 0, 0, data, size);

@@ -80,4 +80,25 @@
 #define PIN_SW_TIMEOUT                 0x6400
 #define PIN_SW_CANCELLED               0x6401
 
+/* PIN_MODIFY_STRUCTURE (packed, little-endian multi-byte fields), offsets. */
+#define PIN_MODIFY_bTimerOut                 0
+#define PIN_MODIFY_bTimerOut2                1
+#define PIN_MODIFY_bmFormatString            2
+#define PIN_MODIFY_bmPINBlockString          3
+#define PIN_MODIFY_bmPINLengthFormat         4
+#define PIN_MODIFY_bInsertionOffsetOld       5
+#define PIN_MODIFY_bInsertionOffsetNew       6
+#define PIN_MODIFY_wPINMaxExtraDigit         7   /* u16 */
+#define PIN_MODIFY_bConfirmPIN               9
+#define PIN_MODIFY_bEntryValidationCondition 10
+#define PIN_MODIFY_bNumberMessage            11
+#define PIN_MODIFY_wLangId                   12  /* u16 */
+#define PIN_MODIFY_bMsgIndex1                14
+#define PIN_MODIFY_bMsgIndex2                15
+#define PIN_MODIFY_bMsgIndex3                16
+#define PIN_MODIFY_bTeoPrologue              17  /* 3 bytes */
+#define PIN_MODIFY_ulDataLength              20  /* u32 */
+#define PIN_MODIFY_abData                    24
+#define PIN_MODIFY_HEADER_LEN                24
+
 #endif

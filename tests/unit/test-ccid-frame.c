@@ -131,42 +131,44 @@ START_TEST(secure_verify)
 
 	sl = hex(VERIFY_LE, s, sizeof(s));
 	ck_assert_uint_eq(sl, 28);
-	n = ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl, NULL);
+	n = ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl);
 	ASSERT_BYTES(b, n, VERIFY_CCID);
 	/* Big-endian caller: same message. */
 	sl = hex(VERIFY_BE, s, sizeof(s));
-	n = ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl, NULL);
+	n = ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl);
 	ASSERT_BYTES(b, n, VERIFY_CCID);
 	/* bEntryValidationCondition sanitised */
 	sl = hex(VERIFY_LE, s, sizeof(s));
 	s[PIN_VERIFY_bEntryValidationCondition] = 0x00;
-	n = ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl, NULL);
+	n = ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl);
 	ck_assert_int_eq(n, 34);
 	ck_assert_uint_eq(b[10 + 7], 0x02);
 	s[PIN_VERIFY_bEntryValidationCondition] = 0x08;
-	ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl, NULL);
+	ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl);
 	ck_assert_uint_eq(b[10 + 7], 0x02);
 	s[PIN_VERIFY_bEntryValidationCondition] = 0x03;
-	ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl, NULL);
+	ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl);
 	ck_assert_uint_eq(b[10 + 7], 0x03);
-	/* T=1 prologue supplied by the host for a TPDU reader. */
+	/* T=1 prologue written by the host into its copy for a TPDU reader. */
 	{
 		static const uint8_t teo[3] = { 0x00, 0x40, 0x00 };
 
-		ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl, teo), 34);
+		memcpy(s + PIN_VERIFY_bTeoPrologue, teo, 3);
+		ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl), 34);
 		ck_assert_mem_eq(b + 10 + 12, teo, 3);
 		ck_assert_uint_eq(b[10 + 15], 0x00);     /* APDU follows unchanged */
 		ck_assert_uint_eq(b[10 + 16], 0x20);
+		memset(s + PIN_VERIFY_bTeoPrologue, 0, 3);
 	}
 	/* Malformed structures */
-	ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, 18, NULL), CCID_FRAME_E_PIN_STRUCT);
-	ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl - 1, NULL), CCID_FRAME_E_PIN_STRUCT);
+	ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, 18), CCID_FRAME_E_PIN_STRUCT);
+	ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, sl - 1), CCID_FRAME_E_PIN_STRUCT);
 	s[PIN_VERIFY_ulDataLength] = 3;
-	ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, 22, NULL), CCID_FRAME_E_PIN_STRUCT);
+	ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, s, 22), CCID_FRAME_E_PIN_STRUCT);
 	s[PIN_VERIFY_ulDataLength] = 9;
-	ck_assert_int_eq(ccid_build_secure_verify(b, 33, 0, 3, 0, s, sl, NULL), CCID_FRAME_E_NOSPACE);
-	ck_assert_int_eq(ccid_build_secure_verify(b, 34, 0, 3, 0, s, sl, NULL), 34);
-	ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, NULL, sl, NULL), CCID_FRAME_E_PIN_STRUCT);
+	ck_assert_int_eq(ccid_build_secure_verify(b, 33, 0, 3, 0, s, sl), CCID_FRAME_E_NOSPACE);
+	ck_assert_int_eq(ccid_build_secure_verify(b, 34, 0, 3, 0, s, sl), 34);
+	ck_assert_int_eq(ccid_build_secure_verify(b, sizeof(b), 0, 3, 0, NULL, sl), CCID_FRAME_E_PIN_STRUCT);
 }
 END_TEST
 
@@ -180,27 +182,27 @@ START_TEST(secure_modify)
 
 	sl = hex(MODIFY_LE, s, sizeof(s));
 	ck_assert_uint_eq(sl, 37);
-	n = ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, sl, NULL);
+	n = ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, sl);
 	ASSERT_BYTES(b, n, "69 21000000 00 09 00 0000 01 1E 82 04 00 00 04 08 04 03 02 03 11 04 00 01 02 000000 "
 	                   "0024008008FFFFFFFFFFFFFFFF");
 	/* One message: bMsgIndex2/3 are not sent. */
 	s[11] = 1;
-	n = ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, sl, NULL);
+	n = ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, sl);
 	ASSERT_BYTES(b, n, "69 1F000000 00 09 00 0000 01 1E 82 04 00 00 04 08 04 03 02 01 11 04 00 000000 "
 	                   "0024008008FFFFFFFFFFFFFFFF");
 	s[11] = 4;
-	ck_assert_int_eq(ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, sl, NULL), CCID_FRAME_E_PIN_STRUCT);
+	ck_assert_int_eq(ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, sl), CCID_FRAME_E_PIN_STRUCT);
 	s[11] = 3;
 	/* Big-endian ulDataLength, wPINMaxExtraDigit and wLangId */
 	s[7] = 0x04; s[8] = 0x08; s[12] = 0x04; s[13] = 0x11;
 	s[20] = 0; s[21] = 0; s[22] = 0; s[23] = 0x0D;
-	n = ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, sl, NULL);
+	n = ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, sl);
 	ck_assert_int_eq(n, 43);
 	ck_assert_uint_eq(b[10 + 7], 0x08);
 	ck_assert_uint_eq(b[10 + 8], 0x04);
 	ck_assert_uint_eq(b[10 + 12], 0x11);
 	ck_assert_uint_eq(b[10 + 13], 0x04);
-	ck_assert_int_eq(ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, 23, NULL), CCID_FRAME_E_PIN_STRUCT);
+	ck_assert_int_eq(ccid_build_secure_modify(b, sizeof(b), 0, 9, 0, s, 23), CCID_FRAME_E_PIN_STRUCT);
 }
 END_TEST
 

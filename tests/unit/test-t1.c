@@ -407,6 +407,53 @@ START_TEST(invalid_blocks_get_r_blocks)
 }
 END_TEST
 
+START_TEST(protocol_violations)
+{
+	struct rig r;
+	uint8_t apdu[40], part[10];
+	enum t1_action a;
+	unsigned n = 0;
+
+	memset(apdu, 0x66, sizeof(apdu));
+	memset(part, 0x77, sizeof(part));
+	rig_init(&r, 32, 254, T1_EDC_LRC);
+	/* The card answers a chained block with an I-block instead of R. */
+	ck_assert_int_eq(start(&r, apdu, sizeof(apdu)), T1_ACT_SEND);
+	ck_assert_int_eq(card_says(&r, 0x00, sw9000, 2), T1_ACT_SEND);
+	expect_tx(&r, 0x82, NULL, 0);
+	/* R-block with the reserved b6 set, or error code 3. */
+	ck_assert_int_eq(card_says(&r, 0xB0, NULL, 0), T1_ACT_SEND);
+	expect_tx(&r, 0x82, NULL, 0);
+	ck_assert_int_eq(card_says(&r, 0x93, NULL, 0), T1_ACT_SEND);
+	expect_tx(&r, 0x82, NULL, 0);
+	/* S-block with reserved type bits: fourth error -> resynch. */
+	ck_assert_int_eq(card_says(&r, 0xC4, NULL, 0), T1_ACT_SEND);
+	expect_tx(&r, 0xC0, NULL, 0);
+	/* An I-block instead of S(RESYNCH response) costs a resynch attempt. */
+	ck_assert_int_eq(card_says(&r, 0x00, sw9000, 2), T1_ACT_SEND);
+	expect_tx(&r, 0xC0, NULL, 0);
+	ck_assert_uint_eq(r.st.resynchs, 2);
+	/* An R-block with data is malformed. */
+	ck_assert_int_eq(card_says(&r, 0x80, part, 1), T1_ACT_SEND);
+	expect_tx(&r, 0xC0, NULL, 0);
+	ck_assert_int_eq(card_says(&r, 0xE0, NULL, 0), T1_ACT_SEND);
+	expect_tx(&r, 0x20, apdu, 32);
+
+	/* While receiving a chain, a card that keeps sending R-blocks. */
+	rig_init(&r, 0xFB, 254, T1_EDC_LRC);
+	ck_assert_int_eq(start(&r, get_challenge, 5), T1_ACT_SEND);
+	ck_assert_int_eq(card_says(&r, 0x20, part, 10), T1_ACT_SEND);
+	expect_tx(&r, 0x90, NULL, 0);
+	do {
+		a = card_says(&r, 0x80, NULL, 0);
+		n++;
+	} while (a == T1_ACT_SEND && r.tx[1] == 0x90 && n < 20);
+	ck_assert_uint_eq(n, T1_MAX_RETRIES + 1);
+	ck_assert_uint_eq(r.tx[1], 0xC0);
+	ck_assert_str_eq(t1_strerror(T1_ERR_S_FLOOD), "too many S-block requests from the card");
+}
+END_TEST
+
 START_TEST(response_too_long)
 {
 	struct rig r;
@@ -575,6 +622,7 @@ int main(void)
 	tcase_add_test(tc, resynch_success_restarts_exchange);
 	tcase_add_test(tc, wrong_nr_loop_is_bounded);
 	tcase_add_test(tc, invalid_blocks_get_r_blocks);
+	tcase_add_test(tc, protocol_violations);
 	tcase_add_test(tc, response_too_long);
 	tcase_add_test(tc, card_abort);
 	tcase_add_test(tc, crc_variant);
