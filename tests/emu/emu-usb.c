@@ -482,6 +482,23 @@ static void client_forget(emu_usb *usb, client *c)
 	g_free(c);
 }
 
+/* Lock held.  umockdev 0.17 neither emits client_vanished nor notifies
+ * "connected" when a client's fd closes, so look: forget every client whose
+ * stream is closed (its claim and URBs would otherwise outlive it). */
+static void sweep_vanished(emu_usb *usb)
+{
+	GList *gone = NULL;
+	GHashTableIter it;
+	gpointer key, val;
+	g_hash_table_iter_init(&it, usb->clients);
+	while (g_hash_table_iter_next(&it, &key, &val))
+		if (!umockdev_ioctl_client_get_connected(((client *)val)->ioc))
+			gone = g_list_prepend(gone, val);
+	for (GList *l = gone; l; l = l->next)
+		client_forget(usb, l->data);
+	g_list_free(gone);
+}
+
 static void on_connected_changed(GObject *obj, GParamSpec *pspec, gpointer data)
 {
 	emu_usb *usb = data;
@@ -511,6 +528,7 @@ static void handler_client_connected(UMockdevIoctlBase *base, UMockdevIoctlClien
 	if (!usb)
 		return;
 	g_mutex_lock(&usb->lock);
+	sweep_vanished(usb);
 	port *pt = port_by_devnode(usb, umockdev_ioctl_client_get_devnode(ioc));
 	if (pt && !client_lookup(usb, ioc)) {
 		client *c = g_new0(client, 1);
@@ -1041,6 +1059,7 @@ static gboolean handler_handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClien
 	g_mutex_lock(&usb->lock);
 	if (!usb->worker_ctx)
 		usb->worker_ctx = g_main_context_ref_thread_default();
+	sweep_vanished(usb);
 	client *c = client_lookup(usb, ioc);
 	bool gone = c && c->port->gone;
 	g_mutex_unlock(&usb->lock);

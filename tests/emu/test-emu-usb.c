@@ -336,6 +336,43 @@ START_TEST(control_protocol_rejects_bad_commands)
 }
 END_TEST
 
+/* A client that claims the interface, starts a read and dies without
+ * releasing anything (run as a separate process: see main()). */
+static int claim_and_die(void)
+{
+	libusb_context *c;
+	if (libusb_init(&c) != 0)
+		return 2;
+	libusb_device_handle *h = libusb_open_device_with_vid_pid(c, prof->vid, prof->pid);
+	if (!h || libusb_claim_interface(h, 0) != 0)
+		return 3;
+	static uint8_t buf[64];
+	struct libusb_transfer *t = libusb_alloc_transfer(0);
+	libusb_fill_bulk_transfer(t, h, prof->ep_bulk_in, buf, sizeof(buf), NULL, NULL, 0);
+	if (libusb_submit_transfer(t) != 0)
+		return 4;
+	_exit(0);
+}
+
+START_TEST(dead_client_releases_its_claim)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("ONSHI_EMU_CLAIM_AND_DIE", "1", 1);
+		execl("/proc/self/exe", "test-emu-usb", (char *)NULL);
+		_exit(127);
+	}
+	int st = -1;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "claiming child failed: 0x%x", st);
+	/* Its fd is closed: the interface is free again, and its pending read
+	 * does not steal our answer. */
+	libusb_device_handle *h = open_reader();
+	expect_slot_status(h);
+	close_reader(h);
+}
+END_TEST
+
 static void LIBUSB_CALL on_transfer(struct libusb_transfer *t)
 {
 	*(int *)t->user_data = 1;
@@ -389,6 +426,7 @@ static Suite *emu_usb_suite(void)
 	tcase_add_test(tc, stall_until_clear_halt);
 	tcase_add_test(tc, stats_count_transfers);
 	tcase_add_test(tc, control_protocol_rejects_bad_commands);
+	tcase_add_test(tc, dead_client_releases_its_claim);
 	tcase_add_test(tc, unplug_fails_pending_urbs_and_replug_renumbers);
 	suite_add_tcase(s, tc);
 	return s;
@@ -401,6 +439,8 @@ static int run_suite(void)
 		fprintf(stderr, "no profile %s\n", PROFILE);
 		return 1;
 	}
+	if (getenv("ONSHI_EMU_CLAIM_AND_DIE"))
+		return claim_and_die();
 	SRunner *sr = srunner_create(emu_usb_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
