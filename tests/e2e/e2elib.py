@@ -36,6 +36,12 @@ class Report:
         self.name = name
         self.passed = 0
         self.failed = 0
+        self.envs = []
+
+    def attach(self, env):
+        """A failed check marks env failed, so its logs are kept and shown."""
+        self.envs = [e for e in self.envs if not e._stopped] + [env]
+        return env
 
     def check(self, what, ok, detail=""):
         if ok:
@@ -43,6 +49,8 @@ class Report:
             print("PASS: %s" % what, flush=True)
         else:
             self.failed += 1
+            for env in self.envs:
+                env.failed = True
             print("FAIL: %s%s" % (what, (" -- " + detail.strip()) if detail else ""),
                   flush=True)
         return ok

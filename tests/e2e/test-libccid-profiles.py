@@ -113,6 +113,7 @@ def main():
                 with TestEnv(profile=profile, card="vcard:" + card,
                              card2=("vcard:" + card2) if multi else None,
                              libccid_options=LIBCCID_OPTIONS.get(profile)) as env:
+                    rep.attach(env)
                     listing = env.wait_readers(2 if multi else 1)
                     rep.check("%s: libccid exposes %d reader(s)" % (profile, 2 if multi else 1),
                               ("readers=%d" % (2 if multi else 1)) in listing, listing)

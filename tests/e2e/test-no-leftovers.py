@@ -33,7 +33,7 @@ def main():
     try:
         card = e2elib.make_card(work, "card")
         env = TestEnv(profile="tpdu-t1", card="vcard:" + card, dbus_policy="")
-        with env:
+        with rep.attach(env):
             env.wait_readers(1)
             r = env.probe("--timeout", 20000, "wait-card", timeout=40)
             rep.run_result("card present", r)

@@ -63,6 +63,7 @@ def main():
         e2elib.write_data(os.path.join(work, "data.txt"))
         transcript = os.path.join(work, "session.apdu")
         with TestEnv(profile="tpdu-t1", card="record:%s:vcard:%s" % (transcript, card)) as env:
+            rep.attach(env)
             env.wait_readers(1)
             cert1, sig1 = session(rep, env, "record", work, pin, "rec")
         rep.check("record: certificate equals the card's",
@@ -76,6 +77,7 @@ def main():
                   text.upper().replace(" ", "").replace("\n", "|"))
 
         with TestEnv(profile="tpdu-t1", card="replay:" + transcript) as env:
+            rep.attach(env)
             env.wait_readers(1)
             cert2, sig2 = session(rep, env, "replay", work, pin, "rep")
         rep.check("replay: same certificate bytes as recorded", cert2 == cert1 and cert1)
@@ -84,6 +86,7 @@ def main():
         altered = os.path.join(work, "altered.apdu")
         rep.check("altered transcript prepared (SELECT EF 000A -> 000B)", alter(transcript, altered))
         with TestEnv(profile="tpdu-t1", card="replay:" + altered) as env:
+            rep.attach(env)
             env.wait_readers(1)
             r = env.probe("--timeout", 20000, "wait-card", timeout=40)
             r = env.probe("read-cert", "auth", "--out", os.path.join(work, "bad.der"))

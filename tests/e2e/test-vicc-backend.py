@@ -88,6 +88,7 @@ def main():
     try:
         card = e2elib.make_card(work, "card")
         with TestEnv(reader="vpcd") as env:
+            rep.attach(env)
             sub = os.path.join(work, "vpcd")
             os.mkdir(sub)
             exercise(rep, env, "vpcd", card, env.vpcd_port, sub, removal=True)
@@ -98,6 +99,7 @@ def main():
         else:
             port = e2elib.free_port()
             with TestEnv(profile="tpdu-t1", card="vicc:%d" % port) as env:
+                rep.attach(env)
                 port = int(env.emu_info.get("VICC_PORT", port))
                 sub = os.path.join(work, "emu")
                 os.mkdir(sub)

@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""onshi's own IFD handler (build-tree bundle driver/ifd-onshi.bundle) under a
+real pcscd that finds each emulated reader by hotplug from our Info.plist.
+
+For every emulator profile: the auth certificate read through PC/SC is
+byte-equal to the card directory's auth.der; where the reader carries
+extended APDUs (TPDU T=1 chaining, extended-APDU level) one READ BINARY with
+an extended Le returns the whole certificate, and on the short-APDU reader it
+fails cleanly without breaking the next command; a wrong PIN gives 63C2; VERIFY
++ COMPUTE DIGITAL SIGNATURE gives a signature that verifies with the
+certificate.  pinpad: the PIN typed on the emulated keypad through
+FEATURE_VERIFY_PIN_DIRECT, and a keypad cancel gives 6401.  multi-slot: both
+slots carry their own card.  Every profile: pcscd's log shows our driver
+(not libccid) opened the reader.
+"""
+import os
+import shutil
+import sys
+
+sys.dont_write_bytecode = True  # the source tree may be read-only (distcheck)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2elib  # noqa: E402
+from e2elib import TestEnv, EnvError  # noqa: E402
+
+EXTENDED_OK = {"tpdu-t1", "extended-apdu", "multi-slot", "pinpad"}
+
+
+def bundle_path():
+    return os.path.join(e2elib.onshi_testenv.top_builddir(), "driver", "ifd-onshi.bundle")
+
+
+def require_bundle():
+    so = os.path.join(bundle_path(), "Contents", "Linux", "libifd-onshi.so")
+    plist = os.path.join(bundle_path(), "Contents", "Info.plist")
+    if not (os.path.exists(so) and os.path.exists(plist)):
+        print("SKIP: the build-tree driver bundle is not built (%s)" % bundle_path())
+        sys.exit(e2elib.SKIP)
+
+
+def read_log(env):
+    with open(env.pcscd_log, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def read_and_sign(rep, env, label, reader, carddir, work, pin, extended):
+    r = env.probe("--reader", reader, "--timeout", 20000, "wait-card", timeout=40)
+    if not rep.run_result("%s: card present" % label, r):
+        return
+    want = e2elib.read_bytes(os.path.join(carddir, "auth.der"))
+    cert = os.path.join(work, "auth-%s.der" % reader)
+    r = env.probe("--reader", reader, "read-cert", "auth", "--out", cert)
+    rep.run_result("%s: read-cert auth (short Le chunks)" % label, r,
+                   want_out="bytes=%d" % len(want))
+    rep.check("%s: certificate byte-equal to auth.der (%d bytes)" % (label, len(want)),
+              os.path.exists(cert) and e2elib.read_bytes(cert) == want)
+    ext = cert + ".ext"
+    r = env.probe("--reader", reader, "read-cert", "auth", "--extended-le", "--out", ext)
+    if extended:
+        rep.run_result("%s: one extended-Le READ BINARY" % label, r,
+                       want_out="bytes=%d" % len(want))
+        rep.check("%s: extended-Le read byte-equal" % label,
+                  os.path.exists(ext) and e2elib.read_bytes(ext) == want)
+    else:
+        rep.check("%s: extended-Le READ refused cleanly (transmit error, exit 5)" % label,
+                  r.returncode == e2elib.EX_TRANSPORT, r.stdout + r.stderr)
+    r = env.probe("--reader", reader, "pin-status")
+    rep.run_result("%s: auth PIN retry counter is 3" % label, r, want_out="auth-pin tries=3")
+
+    data = os.path.join(work, "data-%s.txt" % reader)
+    e2elib.write_data(data)
+    sig = os.path.join(work, "sig-%s.bin" % reader)
+    wrong = "0000" if pin != "0000" else "9999"
+    r = env.probe("--reader", reader, "sign", "--pin-env", "E2E_PIN", "--data", data,
+                  "--out", sig, extra_env={"E2E_PIN": wrong})
+    rep.run_result("%s: wrong PIN refused with 63C2" % label, r,
+                   want_rc=e2elib.EX_PIN, want_out="SW=63C2")
+    r = env.probe("--reader", reader, "sign", "--pin-env", "E2E_PIN", "--data", data,
+                  "--out", sig, extra_env={"E2E_PIN": pin})
+    rep.run_result("%s: VERIFY + COMPUTE DIGITAL SIGNATURE" % label, r,
+                   want_out="signature bytes=256")
+    ok, out = e2elib.verify_signature(cert, data, sig, work) if os.path.exists(sig) \
+        else (False, "no signature")
+    rep.check("%s: signature verifies with the certificate" % label, ok, out)
+    r = env.probe("--reader", reader, "pin-status")
+    rep.run_result("%s: correct PIN resets the counter to 3" % label, r,
+                   want_out="auth-pin tries=3")
+
+
+def pinpad_cases(rep, env, carddir, work, pin):
+    data = os.path.join(work, "data-pp.txt")
+    e2elib.write_data(data)
+    cert = os.path.join(carddir, "auth.der")
+    sig = os.path.join(work, "sig-pinpad.bin")
+    reply = env.control("keypad %s" % pin)
+    rep.check("pinpad: emulator accepts 'keypad DIGITS'", reply.startswith("ok"), reply)
+    r = env.probe("sign", "--pinpad", "--data", data, "--out", sig, timeout=90)
+    rep.run_result("pinpad: PIN typed on the keypad via VERIFY_PIN_DIRECT, then sign", r,
+                   want_out="signature bytes=256")
+    ok, out = e2elib.verify_signature(cert, data, sig, work) if os.path.exists(sig) \
+        else (False, "no signature")
+    rep.check("pinpad: signature verifies with the certificate", ok, out)
+    reply = env.control("keypad cancel")
+    rep.check("pinpad: emulator accepts 'keypad cancel'", reply.startswith("ok"), reply)
+    r = env.probe("sign", "--pinpad", "--data", data, "--out", sig + ".2", timeout=90)
+    rep.run_result("pinpad: keypad cancel gives SW 6401 (exit 9)", r,
+                   want_rc=e2elib.EX_PINPAD, want_out="SW=6401")
+    r = env.probe("pin-status")
+    rep.run_result("pinpad: a cancelled entry costs no try; T=1 still in step", r,
+                   want_out="auth-pin tries=3")
+
+
+def main():
+    e2elib.require_built(e2elib.emu_path(), e2elib.probe_path())
+    e2elib.require_file(e2elib.mkcard_path())
+    require_bundle()
+    rep = e2elib.Report("test-onshi-driver")
+    work = e2elib.workdir("drv")
+    try:
+        card = e2elib.make_card(work, "card")
+        card2 = e2elib.make_card(work, "card2", "--auth-pin", "4321")
+        pin = e2elib.card_conf(card).get("auth_pin", "1234")
+        pin2 = e2elib.card_conf(card2).get("auth_pin", "4321")
+        only = os.environ.get("E2E_PROFILES")
+        for profile in (only.split(",") if only else e2elib.PROFILES):
+            multi = profile == "multi-slot"
+            try:
+                with TestEnv(profile=profile, card="vcard:" + card, driver=bundle_path(),
+                             card2=("vcard:" + card2) if multi else None) as env:
+                    n = 2 if multi else 1
+                    listing = env.wait_readers(n)
+                    rep.check("%s: %d reader(s) through pcscd hotplug" % (profile, n),
+                              ("readers=%d" % n) in listing, listing)
+                    log = read_log(env)
+                    rep.check("%s: pcscd loaded onshi's driver (ifd-onshi in its log)" % profile,
+                              "ifd-onshi: reader" in log and "libccid" not in log,
+                              e2elib.tail(env.pcscd_log))
+                    sub = os.path.join(work, profile)
+                    os.mkdir(sub)
+                    read_and_sign(rep, env, profile + (" slot 0" if multi else ""), 0, card,
+                                  sub, pin, profile in EXTENDED_OK)
+                    if multi:
+                        read_and_sign(rep, env, "multi-slot slot 1 (contactless)", 1, card2,
+                                      sub, pin2, True)
+                        r = env.probe("--reader", 1, "atr")
+                        rep.run_result("multi-slot: contactless slot passes the reader's "
+                                       "PC/SC Part 3 ATR", r, want_out="ATR=3B8880")
+                    if profile == "pinpad":
+                        pinpad_cases(rep, env, card, sub, pin)
+                    if rep.failed:
+                        env.failed = True
+            except EnvError as e:
+                rep.check("%s: environment" % profile, False, str(e))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rep.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
