@@ -13,7 +13,10 @@
  *  - Reserved TA1 codes do not fail the parse (a reader can still run the card
  *    at the default rate); ta1_valid says whether TA1 may be used for PPS.
  *    Reserved T=1 values that make the protocol unusable (IFSC 0x00 or 0xFF,
- *    BWI > 9) do fail it.
+ *    BWI > 9) do fail it.  TC2 = 0x00 (reserved WI) is read as the default
+ *    WI = 10, and a TCK after a T=0-only ATR is reported as ATR_ERR_TRAILING
+ *    (7816-3 forbids it); the caller decides whether to run such a card with
+ *    defaults.
  *  - The bytes after TS are taken as already decoded by the reader; TS only
  *    records the convention (needed for SetParameters bmTCCKST).
  *  - atr_contactless() recognises the PC/SC Part 3 pseudo-ATR that a reader

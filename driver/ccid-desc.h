@@ -23,6 +23,9 @@
  *        (the host runs T=1 and uses it for S(IFS)); APDU-level readers may
  *        report any IFSD (e.g. 1024) since the host never uses it;
  *      bMaxCCIDBusySlots <= bMaxSlotIndex + 1 (0 is read as 1).
+ *  - ICCD interfaces without bulk endpoints (bInterfaceProtocol 1 or 2,
+ *    control-pipe transport) are not supported and are reported as lacking
+ *    bulk endpoints.
  */
 #ifndef ONSHI_DRIVER_CCID_DESC_H
 #define ONSHI_DRIVER_CCID_DESC_H

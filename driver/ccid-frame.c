@@ -334,6 +334,24 @@ uint8_t ccid_response_type_for(uint8_t command_type)
 	return 0;
 }
 
+bool ccid_peek_header(const uint8_t *rx, size_t rxlen, unsigned slots,
+                      uint8_t *type, uint8_t *slot, uint8_t *seq)
+{
+	if (!rx || rxlen < CCID_HEADER_LEN)
+		return false;
+	if (rx[CCID_OFF_TYPE] < RDR_TO_PC_DATA_BLOCK || rx[CCID_OFF_TYPE] > RDR_TO_PC_DATA_RATE_CLOCK)
+		return false;
+	if (rx[CCID_OFF_SLOT] >= slots)
+		return false;
+	if (type)
+		*type = rx[CCID_OFF_TYPE];
+	if (slot)
+		*slot = rx[CCID_OFF_SLOT];
+	if (seq)
+		*seq = rx[CCID_OFF_SEQ];
+	return true;
+}
+
 static enum ccid_result decode_failure(uint8_t error, uint8_t icc, uint8_t *bad_offset)
 {
 	switch (error) {

@@ -147,6 +147,14 @@ struct ccid_response {
 	uint8_t bad_offset;            /* BAD_PARAMETER: offending header offset */
 };
 
+/* For a multi-slot reader's bulk-IN demultiplexer: reads type, bSlot and
+ * bSeq of a received frame without trusting them, and returns false when
+ * the frame is shorter than a header, is not a bulk RDR_to_PC message, or
+ * names a slot >= slots (libccid indexes its slot table with bSlot
+ * unchecked, ccid.md §1.7). */
+bool ccid_peek_header(const uint8_t *rx, size_t rxlen, unsigned slots,
+                      uint8_t *type, uint8_t *slot, uint8_t *seq);
+
 /* Response message type for a PC_to_RDR type, 0 if unknown. */
 uint8_t ccid_response_type_for(uint8_t command_type);
 

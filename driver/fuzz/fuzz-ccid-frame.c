@@ -81,6 +81,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 	(void)ccid_parse_hardware_error(data, size, &hw);
 	{
+		uint8_t t, sl, sq;
+
+		if (ccid_peek_header(data, size, 4, &t, &sl, &sq) && sl >= 4)
+			abort();
+	}
+	{
 		/* Exact-size heap buffer so that ASan sees any write past `cap`. */
 		size_t ocap = cap + 1;
 		uint8_t *out = malloc(ocap);

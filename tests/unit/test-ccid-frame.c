@@ -341,6 +341,25 @@ START_TEST(status_decoding)
 }
 END_TEST
 
+START_TEST(peek_header_for_demux)
+{
+	static const uint8_t slot1[] = { 0x80, 0, 0, 0, 0, 0x01, 0x2A, 0, 0, 0 };
+	static const uint8_t slot9[] = { 0x81, 0, 0, 0, 0, 0x09, 0x2A, 0, 0, 0 };
+	static const uint8_t notify[] = { 0x50, 0x03, 0, 0, 0, 0, 0, 0, 0, 0 };
+	uint8_t type = 0, slot = 0, seq = 0;
+
+	ck_assert(ccid_peek_header(slot1, sizeof(slot1), 2, &type, &slot, &seq));
+	ck_assert_uint_eq(type, 0x80);
+	ck_assert_uint_eq(slot, 1);
+	ck_assert_uint_eq(seq, 0x2A);
+	ck_assert(!ccid_peek_header(slot1, sizeof(slot1), 1, &type, &slot, &seq));
+	ck_assert(!ccid_peek_header(slot9, sizeof(slot9), 4, &type, &slot, &seq));
+	ck_assert(ccid_peek_header(slot9, sizeof(slot9), 16, &type, &slot, &seq));
+	ck_assert(!ccid_peek_header(slot1, 9, 2, &type, &slot, &seq));
+	ck_assert(!ccid_peek_header(notify, sizeof(notify), 2, &type, &slot, &seq));
+}
+END_TEST
+
 START_TEST(notify_and_hw_error)
 {
 	static const uint8_t one[] = { 0x50, 0x03 };
@@ -560,6 +579,7 @@ int main(void)
 	tcase_add_test(tc, response_validation);
 	tcase_add_test(tc, response_types);
 	tcase_add_test(tc, status_decoding);
+	tcase_add_test(tc, peek_header_for_demux);
 	tcase_add_test(tc, notify_and_hw_error);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("xchg-ext");
