@@ -21,7 +21,7 @@ endif
 
 # libFuzzer: random PC_to_RDR messages into emu_ccid_bulk_out (`make fuzz`).
 FUZZERS += tests/emu/fuzz-emu-ccid
-EXTRA_DIST += tests/emu/fuzz-emu-ccid.c
+EXTRA_DIST += tests/emu/fuzz-emu-ccid.c tests/emu/fuzz-emu-ccid.corpus
 emu_ccid_fuzz_files = $(tests_emu_libemuccid_a_SOURCES) tests/emu/fuzz-emu-ccid.c
 tests/emu/fuzz-emu-ccid: $(addprefix $(srcdir)/,$(emu_ccid_fuzz_files))
 	$(AM_V_CCLD)$(MKDIR_P) tests/emu && \
