@@ -10,10 +10,14 @@
  * layer: no card is inserted, so no card answer is assumed.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 #include <check.h>
 #include <libusb.h>
+#include <linux/usbdevice_fs.h>
 #include <onshi/ccid-const.h>
 #include "emu-profile.h"
 
@@ -373,6 +378,117 @@ START_TEST(dead_client_releases_its_claim)
 }
 END_TEST
 
+/* ---- usbfs without libusb: what the kernel's answers look like ------------------- */
+
+#define DEVNODE_FIRST "/dev/bus/usb/001/002"
+
+static int raw_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) < 0 ? -errno : 0;
+}
+
+static bool pollout(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLOUT);
+}
+
+static void *remove_card_later(void *arg)
+{
+	usleep(300 * 1000);
+	ctl_ok("remove 0");
+	return arg;
+}
+
+START_TEST(usbfs_answers_like_the_kernel)
+{
+	int fd = open(DEVNODE_FIRST, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	uint32_t caps = 0;
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_GET_CAPABILITIES, &caps), 0);
+	ck_assert_uint_eq(caps & USBDEVFS_CAP_NO_PACKET_SIZE_LIM, USBDEVFS_CAP_NO_PACKET_SIZE_LIM);
+	ck_assert_uint_eq(caps & USBDEVFS_CAP_BULK_CONTINUATION, 0);  /* one URB per transfer */
+	ck_assert_int_eq(ioctl(fd, USBDEVFS_GET_SPEED, NULL), 2);      /* USB_SPEED_FULL */
+	struct usbdevfs_connectinfo ci = { 0 };
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_CONNECTINFO, &ci), 0);
+	ck_assert_uint_eq(ci.devnum, 2);
+	struct usbdevfs_getdriver gd = { .interface = 0 };
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_GETDRIVER, &gd), -ENODATA);
+	unsigned int ifnum = 1;
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_CLAIMINTERFACE, &ifnum), -ENOENT);
+	ifnum = 0;
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_CLAIMINTERFACE, &ifnum), 0);
+	ck_assert_int_eq(ioctl(fd, 0x5401 /* TCGETS */, &caps) < 0 ? errno : 0, ENOTTY);
+
+	/* Nothing reapable: EAGAIN, and poll() does not report the fd ready. */
+	void *reaped = NULL;
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_REAPURBNDELAY, &reaped), -EAGAIN);
+	ck_assert(!pollout(fd, 50));
+
+	/* An URB on an endpoint the device does not have. */
+	uint8_t buf[64];
+	struct usbdevfs_urb bad = { .type = USBDEVFS_URB_TYPE_BULK, .endpoint = 0x85,
+				    .buffer = buf, .buffer_length = sizeof(buf) };
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_SUBMITURB, &bad), -ENOENT);
+
+	/* A control URB: GET_DESCRIPTOR(device) comes back with the setup
+	 * packet untouched and 18 bytes after it; poll() says so. */
+	uint8_t ctrl[8 + 18] = { 0x80, 0x06, 0x00, 0x01, 0x00, 0x00, 18, 0 };
+	struct usbdevfs_urb cu = { .type = USBDEVFS_URB_TYPE_CONTROL, .endpoint = 0,
+				   .buffer = ctrl, .buffer_length = sizeof(ctrl) };
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_SUBMITURB, &cu), 0);
+	ck_assert(pollout(fd, 1000));
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_REAPURBNDELAY, &reaped), 0);
+	ck_assert_ptr_eq(reaped, &cu);
+	ck_assert_int_eq(cu.status, 0);
+	ck_assert_int_eq(cu.actual_length, 18);
+	ck_assert_uint_eq(ctrl[8], 18);
+	ck_assert_uint_eq(ctrl[8 + 1], 0x01);
+	ck_assert_uint_eq(ctrl[8 + 8] | ctrl[8 + 9] << 8, prof->vid);
+	ck_assert(!pollout(fd, 50));
+
+	/* DISCARDURB: a pending read completes with -ECONNRESET; a second
+	 * discard of the same URB finds nothing (EINVAL). */
+	struct usbdevfs_urb in = { .type = USBDEVFS_URB_TYPE_BULK, .endpoint = prof->ep_bulk_in,
+				   .buffer = buf, .buffer_length = sizeof(buf) };
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_SUBMITURB, &in), 0);
+	ck_assert_int_eq(ioctl(fd, USBDEVFS_DISCARDURB, &in), 0);
+	ck_assert_int_eq(ioctl(fd, USBDEVFS_DISCARDURB, &in) < 0 ? errno : 0, EINVAL);
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_REAPURBNDELAY, &reaped), 0);
+	ck_assert_ptr_eq(reaped, &in);
+	ck_assert_int_eq(in.status, -ECONNRESET);
+
+	/* Blocking REAPURB returns when a frame arrives later (NotifySlotChange). */
+	if (prof->has_interrupt_ep) {
+		struct usbdevfs_urb iu = { .type = USBDEVFS_URB_TYPE_INTERRUPT,
+					   .endpoint = prof->ep_intr_in,
+					   .buffer = buf, .buffer_length = prof->intr_max_packet };
+		/* drop what the firmware queued before */
+		for (;;) {
+			ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_SUBMITURB, &iu), 0);
+			if (!pollout(fd, 100)) {
+				ck_assert_int_eq(ioctl(fd, USBDEVFS_DISCARDURB, &iu), 0);
+				ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_REAPURB, &reaped), 0);
+				break;
+			}
+			ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_REAPURB, &reaped), 0);
+		}
+		ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_SUBMITURB, &iu), 0);
+		pthread_t th;
+		ck_assert_int_eq(pthread_create(&th, NULL, remove_card_later, NULL), 0);
+		ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_REAPURB, &reaped), 0);
+		pthread_join(th, NULL);
+		ck_assert_ptr_eq(reaped, &iu);
+		ck_assert_int_eq(iu.status, 0);
+		ck_assert_int_ge(iu.actual_length, 2);
+		ck_assert_uint_eq(buf[0], RDR_TO_PC_NOTIFY_SLOT_CHANGE);
+	}
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_RELEASEINTERFACE, &ifnum), 0);
+	ck_assert_int_eq(raw_ioctl(fd, USBDEVFS_RELEASEINTERFACE, &ifnum), -EINVAL);
+	close(fd);
+}
+END_TEST
+
 static void LIBUSB_CALL on_transfer(struct libusb_transfer *t)
 {
 	*(int *)t->user_data = 1;
@@ -427,6 +543,7 @@ static Suite *emu_usb_suite(void)
 	tcase_add_test(tc, stats_count_transfers);
 	tcase_add_test(tc, control_protocol_rejects_bad_commands);
 	tcase_add_test(tc, dead_client_releases_its_claim);
+	tcase_add_test(tc, usbfs_answers_like_the_kernel);
 	tcase_add_test(tc, unplug_fails_pending_urbs_and_replug_renumbers);
 	suite_add_tcase(s, tc);
 	return s;

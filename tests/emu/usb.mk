@@ -32,7 +32,7 @@ check_PROGRAMS += tests/emu/test-emu-usb
 TESTS += tests/emu/test-emu-usb
 tests_emu_test_emu_usb_SOURCES = tests/emu/test-emu-usb.c
 tests_emu_test_emu_usb_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBUSB_CFLAGS)
-tests_emu_test_emu_usb_LDADD = tests/emu/libemuccid.a $(LIBUSB_LIBS) $(CHECK_LIBS)
+tests_emu_test_emu_usb_LDADD = tests/emu/libemuccid.a $(LIBUSB_LIBS) $(CHECK_LIBS) -lpthread
 EXTRA_tests_emu_test_emu_usb_DEPENDENCIES = tests/emu/onshi-emu$(EXEEXT)
 endif
 endif
