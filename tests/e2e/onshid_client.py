@@ -69,6 +69,8 @@ def write_policy(directory, group="onshi"):
                 '  <policy context="default">\n'
                 '    <deny own="%s"/>\n    <deny send_destination="%s"/>\n'
                 '    <allow send_type="method_call" send_interface="%s"/>\n'
+                '    <allow send_requested_reply="true" send_type="method_return"/>\n'
+                '    <allow send_requested_reply="true" send_type="error"/>\n'
                 '  </policy>\n'
                 '  <policy group="%s">\n%s  </policy>\n'
                 '  <policy user="root">\n    <allow own="%s"/>\n%s'
@@ -76,6 +78,29 @@ def write_policy(directory, group="onshi"):
                 '</busconfig>\n' % (BUS_NAME, BUS_NAME, AGENT_IFACE, group, allow, BUS_NAME, allow,
                                     AGENT_IFACE))
     return path
+
+
+def ensure_groups(*names):
+    """Creates the system groups the policy and onshid name (the bus drops
+    rules naming unknown groups).  Returns {name: gid}, or None when they
+    are missing and we are not root."""
+    import grp
+    out = {}
+    for name in names:
+        try:
+            out[name] = grp.getgrnam(name).gr_gid
+            continue
+        except KeyError:
+            pass
+        if os.geteuid() != 0:
+            return None
+        subprocess.run(["groupadd", "-r", name], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            out[name] = grp.getgrnam(name).gr_gid
+        except KeyError:
+            return None
+    return out
 
 
 def onshid_path():
