@@ -578,16 +578,22 @@ class TestEnv:
         if self._stopped:
             return
         self._stopped = True
-        if self.emu and self.emu.poll() is None:
-            try:  # the emulator exits cleanly on stdin EOF
+        # Clients first (the bus, pcscd), then the reader they talk to.
+        for proc in (self.dbus, self.pcscd):
+            if proc is not None:
+                self._terminate_group(proc)
+        emu_status = None
+        if self.emu is not None:
+            try:  # the emulator exits cleanly on stdin EOF ...
                 self.emu.stdin.close()
-            except OSError:
+                emu_status = self.emu.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
                 pass
+            self._terminate_group(self.emu)  # ... or by force, and its group
+            if emu_status is None:
+                emu_status = self.emu.returncode
         for proc in (self.dbus, self.pcscd, self.emu):
-            if proc is None:
-                continue
-            self._terminate_group(proc)
-            if proc.stdout:
+            if proc is not None and proc.stdout:
                 proc.stdout.close()
         # Anything else carrying our marker (children of children).
         for pid in processes_with_marker(self.marker):
@@ -597,6 +603,12 @@ class TestEnv:
             f.close()
         self._stderr_files = []
         self._restore_signal_handlers()
+        # A non-zero exit of the emulator (a sanitizer report, a leak, an
+        # internal error) fails the test even if every client step passed.
+        emu_bad = self.emu is not None and emu_status != 0
+        if emu_bad:
+            self.failed = True
+            sys.stderr.write("onshi_testenv: emulator exited with status %s\n" % emu_status)
         if left:
             self.failed = True
             sys.stderr.write("onshi_testenv: processes survived teardown: %s\n" % left)
@@ -607,6 +619,8 @@ class TestEnv:
             shutil.rmtree(self.dir, ignore_errors=True)
         if left:
             raise EnvError("processes survived teardown: %s" % left)
+        if emu_bad:
+            raise EnvError("emulator exited with status %s" % emu_status)
 
     @staticmethod
     def _terminate_group(proc, grace=5.0):
