@@ -25,6 +25,22 @@ IDLE_SECONDS = 3.0
 IDLE_CPU_LIMIT = 0.2
 
 
+def children_of(ppid):
+    """Live processes whose parent is ppid (from /proc/PID/stat)."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == ppid and fields[0] != "Z":
+            kids.append(int(name))
+    return kids
+
+
 def main():
     e2elib.require_built(e2elib.emu_path(), e2elib.probe_path())
     e2elib.require_file(e2elib.mkcard_path())
@@ -64,6 +80,8 @@ def main():
                   not onshi_testenv.processes_with_marker(env.marker))
         rep.check("pcscd, emulator and dbus-daemon PIDs are gone",
                   not any(onshi_testenv._pid_alive(p) for p in pids.values()), str(pids))
+        kids = children_of(os.getpid())
+        rep.check("the test process has no child process left", not kids, str(kids))
 
         # The CLI harness, stopped by SIGTERM while its command runs.
         mfile = os.path.join(work, "marker")
