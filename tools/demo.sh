@@ -67,6 +67,7 @@ extra=()
 # refuses unless its owner sets DRIVER_OPTION_USE_BOGUS_FIRMWARE.
 [ "$profile" != pinpad ] || [ "$driver" != libccid ] || extra=(--libccid-options 0x04)
 status=0
+# shellcheck disable=SC2016 # $1/$2 expand in the inner shell
 "$python" "$top/tests/harness/onshi_testenv.py" --profile "$profile" --driver "$driver" \
 	"${extra[@]}" --card "vcard:$work/card" -- sh -c '
 	set -e
