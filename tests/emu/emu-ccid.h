@@ -42,6 +42,14 @@ typedef enum emu_ccid_fault {
 	EMU_FAULT_HARDWARE_ERROR, /* RDR_to_PC_HardwareError on the interrupt endpoint */
 	EMU_FAULT_MUTE,           /* the card stops answering (ICC mute) */
 } emu_ccid_fault;
+/* How the firmware applies them: frame faults (short, wrong bSeq, oversized
+ * dwLength, bad slot) alter the next `count` final responses, never the
+ * time-extension frames before them; HARDWARE_ERROR queues one
+ * RDR_to_PC_HardwareError (overcurrent) on the interrupt endpoint at once and
+ * fails the next `count` commands with bError HW_ERROR; MUTE makes the next
+ * `count` card operations (power-on or APDU) fail with ICC_MUTE;
+ * ENDLESS_TIME_EXTENSION answers every XfrBlock/Secure with time extensions
+ * until the wait is aborted, then with CMD_ABORTED. */
 
 emu_ccid *emu_ccid_new(const emu_profile *profile, const emu_ccid_env *env);
 void emu_ccid_free(emu_ccid *ccid);
