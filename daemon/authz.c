@@ -31,7 +31,10 @@ static int sender_creds(sd_bus_message *m, uint64_t mask, sd_bus_creds **out)
 
 	if (r < 0)
 		return r;
-	if (sd_bus_creds_get_augmented_mask(c) & mask & (SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID)) {
+	uint64_t augmented = sd_bus_creds_get_augmented_mask(c);
+
+	/* Need one of uid/euid straight from the broker. */
+	if ((sd_bus_creds_get_mask(c) & ~augmented & (SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID)) == 0) {
 		sd_bus_creds_unref(c);
 		return -EPERM;
 	}
@@ -41,11 +44,16 @@ static int sender_creds(sd_bus_message *m, uint64_t mask, sd_bus_creds **out)
 
 static int creds_uid(sd_bus_creds *c, uid_t *uid)
 {
-	/* dbus-daemon reports one uid per connection; sd-bus files it as
-	 * euid on kdbus-style buses and as uid over GetConnectionCredentials. */
-	if (sd_bus_creds_get_euid(c, uid) >= 0)
+	/* dbus-daemon reports one uid per connection (GetConnectionCredentials
+	 * UnixUserID); take whichever field sd-bus filed it in, never an
+	 * augmented one. */
+	uint64_t augmented = sd_bus_creds_get_augmented_mask(c);
+
+	if (!(augmented & SD_BUS_CREDS_EUID) && sd_bus_creds_get_euid(c, uid) >= 0)
 		return 0;
-	return sd_bus_creds_get_uid(c, uid);
+	if (!(augmented & SD_BUS_CREDS_UID) && sd_bus_creds_get_uid(c, uid) >= 0)
+		return 0;
+	return -EPERM;
 }
 
 int authz_sender_uid(sd_bus_message *m, uid_t *uid)
@@ -64,8 +72,12 @@ static bool sender_allowed(sd_bus_message *m, enum authz_need need, uid_t *uid_o
 {
 	sd_bus_creds *c = NULL;
 	struct authz_identity who = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	/* dbus-daemon 1.14 reports no group list: sd-bus fills the
+	 * supplementary groups from /proc/PID/status (AUGMENT).  The uid
+	 * must not come from there (sender_creds checks), and groups read
+	 * from the connecting process are what the bus policy used too. */
 	int r = sender_creds(m, SD_BUS_CREDS_UID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_GID |
-			     SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS, &c);
+			     SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT, &c);
 
 	if (r >= 0)
 		r = creds_uid(c, &who.uid);

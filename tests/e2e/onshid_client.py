@@ -67,6 +67,7 @@ def write_policy(directory, group="onshi"):
         f.write('<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"\n'
                 ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n<busconfig>\n'
                 '  <policy context="default">\n'
+                '    <allow user="*"/>\n'
                 '    <deny own="%s"/>\n    <deny send_destination="%s"/>\n'
                 '    <allow send_type="method_call" send_interface="%s"/>\n'
                 '    <allow send_requested_reply="true" send_type="method_return"/>\n'
@@ -101,6 +102,25 @@ def ensure_groups(*names):
         except KeyError:
             return None
     return out
+
+
+def ensure_user(name, uid, groups=()):
+    """A system user for test clients (dbus-daemon refuses to authenticate
+    a uid without a passwd entry).  Returns the uid, or None."""
+    import pwd
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        pass
+    cmd = ["useradd", "-r", "-M", "-N", "-u", str(uid), "-d", "/nonexistent",
+           "-s", "/usr/sbin/nologin"]
+    if groups:
+        cmd += ["-G", ",".join(groups)]
+    subprocess.run(cmd + [name], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
 
 
 def onshid_path():
@@ -226,7 +246,7 @@ class Daemon:
 
 
 def _child_cmd(*args):
-    return [sys.executable, os.path.abspath(__file__)] + [str(a) for a in args]
+    return [sys.executable, "-B", os.path.abspath(__file__)] + [str(a) for a in args]
 
 
 class AgentProc:
