@@ -347,6 +347,27 @@ START_TEST(power_on_contact_atr_frame)
 }
 END_TEST
 
+START_TEST(power_on_atr_per_profile_and_slot)
+{
+	static const uint8_t pseudo[] = { 0x3B, 0x88, 0x80, 0x01, 0x00, 0x00, 0x05, 0xE0,
+					  0xB3, 0x81, 0xA1, 0x00, 0x7F };
+	for (unsigned k = 0; emu_profiles[k]; k++) {
+		const emu_profile *p = emu_profiles[k];
+		emu_ccid *c = reader(p->name);
+		for (unsigned slot = 0; slot < p->nslots; slot++) {
+			insert(c, slot);
+			unsigned i = power_on(c, (uint8_t)slot);
+			const bool contactless = p->slot_kind[slot] == EMU_SLOT_CONTACTLESS;
+			const uint8_t *atr = contactless ? pseudo : MYNUMBER_ATR;
+			const size_t atr_len = contactless ? sizeof(pseudo) : sizeof(MYNUMBER_ATR);
+			expect_header(i, 0x80, (uint32_t)atr_len, (uint8_t)slot, 0, 0, 0);
+			expect_bytes(payload(i), atr_len, atr, atr_len);
+		}
+		emu_ccid_free(c);
+	}
+}
+END_TEST
+
 START_TEST(power_on_absent_and_mute)
 {
 	emu_ccid *c = reader("tpdu-t1");
@@ -1225,6 +1246,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, profiles_are_the_real_readers);
 	tcase_add_test(tc, slot_status_absent_present_active);
 	tcase_add_test(tc, power_on_contact_atr_frame);
+	tcase_add_test(tc, power_on_atr_per_profile_and_slot);
 	tcase_add_test(tc, power_on_absent_and_mute);
 	tcase_add_test(tc, pseudo_atr_type_b_and_tck);
 	tcase_add_test(tc, atr_parser_reads_ifsc_and_rejects_broken_atrs);
