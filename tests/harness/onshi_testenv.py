@@ -32,6 +32,7 @@ Python 3 standard library only; run by Debian's /usr/bin/python3.
 """
 
 import argparse
+import atexit
 import ctypes
 import os
 import re
@@ -209,6 +210,8 @@ class TestEnv:
 
     def start(self):
         self._install_signal_handlers()
+        # Last resort for a test that forgets stop(): tear down at exit.
+        atexit.register(self._stop_at_exit)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
         base = os.environ.get("ONSHI_TEST_TMPDIR") or "/tmp"
         if len(base) > 40:
@@ -621,6 +624,12 @@ class TestEnv:
             raise EnvError("processes survived teardown: %s" % left)
         if emu_bad:
             raise EnvError("emulator exited with status %s" % emu_status)
+
+    def _stop_at_exit(self):
+        try:
+            self.stop()
+        except EnvError as e:
+            sys.stderr.write("onshi_testenv: %s\n" % e)
 
     @staticmethod
     def _terminate_group(proc, grace=5.0):
