@@ -28,7 +28,8 @@ TESTS += $(E2E_TESTS)
 EXTRA_DIST += tests/harness/onshi_testenv.py tests/e2e/e2elib.py tools/demo.sh
 
 # onshid end-to-end tests (a real D-Bus client through Gio on a private bus).
-ONSHID_E2E_TESTS = tests/e2e/test-onshid-basic.py tests/e2e/test-onshid-access.py
+ONSHID_E2E_TESTS = tests/e2e/test-onshid-basic.py tests/e2e/test-onshid-access.py \
+	tests/e2e/test-onshid-events.py
 dist_check_SCRIPTS += $(ONSHID_E2E_TESTS)
 TESTS += $(ONSHID_E2E_TESTS)
 EXTRA_DIST += tests/e2e/onshid_client.py

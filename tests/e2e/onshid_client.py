@@ -360,7 +360,7 @@ def _to_variant_args(signature, args):
             return bytes(val)
         if sig == "a{sv}":
             out = {}
-            for k, (vs, vv) in val.items():
+            for k, (vs, vv) in val.items():  # JSON: {"key": [signature, value]}
                 out[k] = GLib.Variant(vs, vv)
             return out
         return val
