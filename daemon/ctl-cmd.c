@@ -39,9 +39,11 @@ struct ctx {
 	sd_event *event;
 	uint64_t timeout_usec;
 	/* set by event callbacks */
+	bool done;                   /* run_loop() returns */
 	int interrupted;             /* signal number, 0 if none */
 	bool timed_out;
 	char found[READER_PATH_MAX]; /* wait-card: the reader with the card */
+	sd_event_source *settle;     /* wait-card: card there, type not yet */
 	const char *cancel_path;     /* reader to Cancel() on Ctrl-C */
 	sd_bus_message *reply;       /* interactive call: its reply */
 	struct ctl_agent *agent;
@@ -509,7 +511,8 @@ static int on_call_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 	(void)ret_error;
 	c->reply = sd_bus_message_ref(m);
 	sd_bus_message_sensitive(c->reply);
-	return sd_event_exit(c->event, 0);
+	c->done = true;
+	return 0;
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -524,7 +527,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		sd_bus_call_method_async(c->bus, NULL, SERVICE_NAME, c->cancel_path, READER_IFACE,
 					 "Cancel", NULL, NULL, NULL);
 	}
-	return sd_event_exit(c->event, 0);
+	c->done = true;
+	return 0;
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -533,7 +537,23 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 	(void)s; (void)usec;
 	c->timed_out = true;
-	return sd_event_exit(c->event, 0);
+	c->done = true;
+	return 0;
+}
+
+/* Runs the event loop until a callback sets c->done.  Not sd_event_loop()
+ * and sd_event_exit(): exiting the loop runs sd-bus's exit hook, which
+ * closes the connection, and some verbs still need it afterwards. */
+static int run_loop(struct ctx *c)
+{
+	c->done = false;
+	while (!c->done) {
+		int r = sd_event_run(c->event, UINT64_MAX);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* Ctrl-C and SIGTERM end the loop (through on_signal) instead of the
@@ -581,7 +601,7 @@ static int call_interactive(struct ctx *c, const char *reader, sd_bus_message *c
 	if (r >= 0)
 		r = sd_bus_call_async(c->bus, NULL, call, on_call_reply, c, c->timeout_usec);
 	if (r >= 0)
-		r = sd_event_loop(c->event);
+		r = run_loop(c);
 	unwatch_signals(sig);
 	ctl_agent_free(c->agent);
 	c->agent = NULL;
@@ -681,13 +701,50 @@ out:
 	return code;
 }
 
+/* wait-card: how far a reader is.  A card whose type onshid has not
+ * decided yet ("" while it SELECTs the applet) gets a short grace period so
+ * that a command run right after wait-card finds it examined. */
+enum card_state { NO_CARD, CARD_UNTYPED, CARD_READY };
+
+#define SETTLE_USEC (5u * 1000000u)
+
+static int on_settled(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct ctx *c = userdata;
+
+	(void)s; (void)usec;
+	c->done = true;
+	return 0;
+}
+
+/* Looks at one reader; records it in c->found when it has a card.  Returns
+ * the state, CARD_READY ending the wait. */
+static enum card_state consider_reader(struct ctx *c, const char *path)
+{
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	enum card_state st = NO_CARD;
+	struct reader_info ri;
+
+	/* Ask for the whole state rather than trusting one changed property:
+	 * invalidated properties and added readers are covered alike. */
+	if (get_reader_info(c, path, &ri, &e) >= 0 && ri.card_present &&
+	    strlen(path) < sizeof(c->found)) {
+		st = ri.card_type && *ri.card_type ? CARD_READY : CARD_UNTYPED;
+		strcpy(c->found, path);
+		if (st == CARD_UNTYPED && !c->settle)
+			sd_event_add_time_relative(c->event, &c->settle, CLOCK_MONOTONIC,
+						   SETTLE_USEC, 0, on_settled, c);
+	}
+	reader_info_clear(&ri);
+	sd_bus_error_free(&e);
+	return st;
+}
+
 static int on_reader_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
 	struct ctx *c = userdata;
 	const char *path = sd_bus_message_get_path(m);
 	char want[READER_PATH_MAX];
-	struct reader_info ri;
-	sd_bus_error e = SD_BUS_ERROR_NULL;
 
 	(void)ret_error;
 	if (sd_bus_message_is_signal(m, MANAGER_IFACE, "ReaderAdded") &&
@@ -698,25 +755,18 @@ static int on_reader_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret
 	if (c->args->reader && ctl_reader_path(c->args->reader, want, sizeof(want)) == 0 &&
 	    strcmp(want, path) != 0)
 		return 0;
-	/* Ask for the whole state rather than trusting one changed property:
-	 * invalidated properties and added readers are covered alike. */
-	if (get_reader_info(c, path, &ri, &e) >= 0 && ri.card_present &&
-	    strlen(path) < sizeof(c->found)) {
-		strcpy(c->found, path);
-		sd_event_exit(c->event, 0);
-	}
-	reader_info_clear(&ri);
-	sd_bus_error_free(&e);
+	if (consider_reader(c, path) == CARD_READY)
+		c->done = true;
 	return 0;
 }
 
-/* Returns true when a reader already has a card (c->found set). */
+/* Returns true when a reader already has an examined card. */
 static bool card_now(struct ctx *c)
 {
 	sd_bus_error e = SD_BUS_ERROR_NULL;
 	char **paths = NULL;
 	char want[READER_PATH_MAX];
-	bool found = false;
+	bool ready = false;
 
 	if (c->args->reader) {
 		ctl_reader_path(c->args->reader, want, sizeof(want));
@@ -726,19 +776,11 @@ static bool card_now(struct ctx *c)
 	} else if (list_readers(c, &paths, &e) < 0) {
 		paths = NULL;
 	}
-	for (size_t i = 0; paths && paths[i] && !found; i++) {
-		struct reader_info ri;
-
-		if (get_reader_info(c, paths[i], &ri, &e) >= 0 && ri.card_present) {
-			strcpy(c->found, ri.path);
-			found = true;
-		}
-		reader_info_clear(&ri);
-		sd_bus_error_free(&e);
-	}
+	for (size_t i = 0; paths && paths[i] && !ready; i++)
+		ready = consider_reader(c, paths[i]) == CARD_READY;
 	sd_bus_error_free(&e);
 	free_strv(paths);
-	return found;
+	return ready;
 }
 
 static int cmd_wait_card(struct ctx *c)
@@ -778,7 +820,7 @@ static int cmd_wait_card(struct ctx *c)
 						       (uint64_t)c->args->timeout_sec * 1000000u, 0,
 						       on_timer, c);
 		if (r >= 0)
-			r = sd_event_loop(c->event);
+			r = run_loop(c);
 		if (r < 0) {
 			code = report(c, ERR_LOCAL, strerror(-r));
 			goto out;
@@ -806,6 +848,7 @@ static int cmd_wait_card(struct ctx *c)
 	reader_info_clear(&ri);
 out:
 	sd_bus_error_free(&e);
+	c->settle = sd_event_source_disable_unref(c->settle);
 	sd_event_source_disable_unref(timer);
 	unwatch_signals(sig);
 	sd_bus_slot_unref(slots[0]);
@@ -1149,7 +1192,7 @@ static int cmd_agent(struct ctx *c)
 	}
 	fprintf(stderr, "onshictl: agent %s registered%s; serving until Ctrl-C\n", CTL_AGENT_PATH,
 		c->args->default_agent ? " as the default agent" : "");
-	r = sd_event_loop(c->event);
+	r = run_loop(c);
 	if (r < 0 && !c->interrupted) {
 		code = report(c, ERR_LOCAL, strerror(-r));
 		goto out;

@@ -204,8 +204,13 @@ static void end(struct ctl_out *o, bool is_array)
 		o->errors++;
 		return;
 	}
-	if (o->json)
+	if (o->json) {
 		fputc(is_array ? ']' : '}', o->f);
+	} else if (o->lv[o->depth].count == 0) {
+		/* People: say it is empty rather than print nothing. */
+		indent(o, o->depth);
+		fputs("(none)\n", o->f);
+	}
 	o->depth--;
 }
 

@@ -33,3 +33,8 @@ ONSHID_E2E_TESTS = tests/e2e/test-onshid-basic.py tests/e2e/test-onshid-access.p
 dist_check_SCRIPTS += $(ONSHID_E2E_TESTS)
 TESTS += $(ONSHID_E2E_TESTS)
 EXTRA_DIST += tests/e2e/onshid_client.py
+
+# onshictl (daemon/ctl.mk) against the real onshid: see the test's docstring.
+ONSHICTL_E2E_TESTS = tests/e2e/test-onshictl.py
+dist_check_SCRIPTS += $(ONSHICTL_E2E_TESTS)
+TESTS += $(ONSHICTL_E2E_TESTS)

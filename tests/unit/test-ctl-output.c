@@ -109,6 +109,8 @@ static void fill_readers(struct ctl_out *o)
 	ctl_out_string(o, "card-type", "");
 	ctl_out_end_object(o);
 	ctl_out_end_array(o);
+	ctl_out_begin_array(o, "empty");
+	ctl_out_end_array(o);
 	ctl_out_int(o, "offset", -5);
 }
 
@@ -123,7 +125,7 @@ START_TEST(json_nested_layout)
 		"{\"path\":\"/org/onshi/Onshi1/reader/0\",\"card-present\":true,\"atr\":\"3b8a80\","
 		"\"tries-left\":{\"auth\":3}},"
 		"{\"path\":\"/org/onshi/Onshi1/reader/1\",\"card-present\":false,\"card-type\":\"\"}"
-		"],\"offset\":-5}\n");
+		"],\"empty\":[],\"offset\":-5}\n");
 	free(s);
 }
 END_TEST
@@ -145,6 +147,8 @@ START_TEST(human_nested_layout)
 		"  - path: /org/onshi/Onshi1/reader/1\n"
 		"    card-present: no\n"
 		"    card-type: (none)\n"
+		"empty:\n"
+		"  (none)\n"
 		"offset: -5\n");
 	free(s);
 }
