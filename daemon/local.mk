@@ -72,3 +72,15 @@ daemon_onshid_SOURCES = \
 	daemon/pcsc-card.c daemon/pcsc-card.h
 daemon_onshid_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(PCSC_CFLAGS) $(CRYPTO_CFLAGS) -pthread
 daemon_onshid_LDADD = $(ONSHID_CORE_LIBS) $(SYSTEMD_LIBS) $(PCSC_LIBS) $(CRYPTO_LIBS) -lpthread
+
+# Check test of onshid's pure logic (authz rule, error mapping, Part 10 helpers).
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/test-onshid-logic
+TESTS += tests/unit/test-onshid-logic
+tests_unit_test_onshid_logic_SOURCES = tests/unit/test-onshid-logic.c \
+	daemon/authz.c daemon/authz.h daemon/errors.c daemon/errors.h \
+	daemon/pcsc-card.c daemon/pcsc-card.h daemon/bus-common.c daemon/bus-common.h
+tests_unit_test_onshid_logic_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFLAGS) $(PCSC_CFLAGS) \
+	-I$(top_srcdir)/daemon -pthread
+tests_unit_test_onshid_logic_LDADD = $(ONSHID_CORE_LIBS) $(SYSTEMD_LIBS) $(PCSC_LIBS) $(CHECK_LIBS) -lpthread
+endif
