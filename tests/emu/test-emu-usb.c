@@ -447,6 +447,23 @@ START_TEST(usbfs_answers_like_the_kernel)
 	ck_assert_uint_eq(ctrl[8 + 8] | ctrl[8 + 9] << 8, prof->vid);
 	ck_assert(!pollout(fd, 50));
 
+	/* The CONTROL ioctl: a standard request answered at once, and the CCID
+	 * Abort class request, which goes through the firmware thread. */
+	uint8_t langid[4] = { 0 };
+	struct usbdevfs_ctrltransfer ct = { .bRequestType = 0x80, .bRequest = 0x06,
+					    .wValue = 0x0300, .wIndex = 0, .wLength = 4,
+					    .timeout = 1000, .data = langid };
+	ck_assert_int_eq(ioctl(fd, USBDEVFS_CONTROL, &ct), 4);
+	ck_assert_uint_eq(langid[2] | langid[3] << 8, 0x0409);
+	struct usbdevfs_ctrltransfer abort_req = { .bRequestType = 0x21,
+						   .bRequest = CCID_REQ_ABORT,
+						   .wValue = 0x0500 /* bSeq 5, slot 0 */,
+						   .wIndex = 0, .wLength = 0, .timeout = 1000 };
+	ck_assert_int_eq(ioctl(fd, USBDEVFS_CONTROL, &abort_req), 0);
+	struct usbdevfs_ctrltransfer vendor = { .bRequestType = 0xC0, .bRequest = 0x01,
+						.wLength = 4, .timeout = 1000, .data = langid };
+	ck_assert_int_eq(ioctl(fd, USBDEVFS_CONTROL, &vendor) < 0 ? errno : 0, EPIPE);
+
 	/* DISCARDURB: a pending read completes with -ECONNRESET; a second
 	 * discard of the same URB finds nothing (EINVAL). */
 	struct usbdevfs_urb in = { .type = USBDEVFS_URB_TYPE_BULK, .endpoint = prof->ep_bulk_in,
