@@ -341,6 +341,33 @@ START_TEST(control_protocol_rejects_bad_commands)
 }
 END_TEST
 
+/* tests/emu/onshi-emu-ctl: reply on stdout, exit 0 for ok, 1 for err. */
+static int run_ctl_tool(const char *args, char *out, size_t outsz)
+{
+	const char *src = getenv("ONSHI_TOP_SRCDIR");
+	const char *py = getenv("ONSHI_PYTHON");
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s %s/tests/emu/onshi-emu-ctl --socket %s %s",
+		 py && *py ? py : "/usr/bin/python3", src && *src ? src : ".",
+		 getenv("ONSHI_EMU_CTL"), args);
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(out, 1, outsz - 1, f);
+	out[n] = '\0';
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(ctl_tool_exit_status)
+{
+	char out[256];
+	ck_assert_int_eq(run_ctl_tool("stats", out, sizeof(out)), 0);
+	ck_assert_msg(strncmp(out, "ok bulk_out=", 12) == 0, "%s", out);
+	ck_assert_int_eq(run_ctl_tool("fault lightning", out, sizeof(out)), 1);
+	ck_assert_msg(strncmp(out, "err ", 4) == 0, "%s", out);
+}
+END_TEST
+
 /* A client that claims the interface, starts a read and dies without
  * releasing anything (run as a separate process: see main()). */
 static int claim_and_die(void)
@@ -559,6 +586,7 @@ static Suite *emu_usb_suite(void)
 	tcase_add_test(tc, stall_until_clear_halt);
 	tcase_add_test(tc, stats_count_transfers);
 	tcase_add_test(tc, control_protocol_rejects_bad_commands);
+	tcase_add_test(tc, ctl_tool_exit_status);
 	tcase_add_test(tc, dead_client_releases_its_claim);
 	tcase_add_test(tc, usbfs_answers_like_the_kernel);
 	tcase_add_test(tc, unplug_fails_pending_urbs_and_replug_renumbers);
