@@ -38,6 +38,7 @@ struct ctl_agent {
 	bool input_overflow;
 	bool tty;                    /* stdin is a terminal */
 	bool echo_off;               /* saved_tty must be restored */
+	bool prompted;               /* a prompt line is open on stderr */
 	struct termios saved_tty;
 	unsigned answered;
 };
@@ -53,12 +54,17 @@ static void wipe_input(struct ctl_agent *a)
 	a->input_overflow = false;
 }
 
+/* Ends the prompt line: the newline typed was not echoed (echo off), or
+ * nothing was typed here at all (stdin not a terminal). */
 static void restore_tty(struct ctl_agent *a)
 {
 	if (a->echo_off) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &a->saved_tty);
 		a->echo_off = false;
+	}
+	if (a->prompted) {
 		fputc('\n', stderr);
+		a->prompted = false;
 	}
 }
 
@@ -218,6 +224,7 @@ static int begin_request(struct ctl_agent *a, sd_bus_message *m, sd_bus_error *e
 	if (a->pending)
 		return sd_bus_error_set(error, ERR_BUSY, "a request is already waiting for input");
 	a->pending = sd_bus_message_ref(m);
+	a->prompted = true;
 	r = start_input(a);
 	if (r < 0) {
 		stop_input(a);

@@ -783,9 +783,28 @@ static bool card_now(struct ctx *c)
 	return ready;
 }
 
+/* onshid appeared (started late, or restarted): look again. */
+static int on_service_owner(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct ctx *c = userdata;
+	const char *name, *old_owner, *new_owner;
+
+	(void)ret_error;
+	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 && *new_owner &&
+	    card_now(c))
+		c->done = true;
+	return 0;
+}
+
+static bool service_missing(const sd_bus_error *e)
+{
+	return sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+	       sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
+}
+
 static int cmd_wait_card(struct ctx *c)
 {
-	sd_bus_slot *slots[2] = { NULL, NULL };
+	sd_bus_slot *slots[3] = { NULL, NULL, NULL };
 	sd_event_source *sig[2] = { NULL, NULL }, *timer = NULL;
 	sd_bus_error e = SD_BUS_ERROR_NULL;
 	struct reader_info ri;
@@ -793,7 +812,7 @@ static int cmd_wait_card(struct ctx *c)
 	int r, code;
 
 	/* Subscribe first, then look: a card inserted in between is seen by
-	 * one or the other. */
+	 * one or the other.  The same holds for onshid itself starting. */
 	r = sd_bus_add_match(c->bus, &slots[0],
 			     "type='signal',sender='" SERVICE_NAME "',interface='" PROPS_IFACE "',"
 			     "member='PropertiesChanged',path_namespace='" MANAGER_PATH "',"
@@ -802,12 +821,22 @@ static int cmd_wait_card(struct ctx *c)
 		r = sd_bus_add_match(c->bus, &slots[1],
 				     "type='signal',sender='" SERVICE_NAME "',interface='" MANAGER_IFACE "',"
 				     "member='ReaderAdded',path='" MANAGER_PATH "'", on_reader_signal, c);
-	/* The first call also tells whether onshid is there at all. */
+	if (r >= 0)
+		r = sd_bus_add_match(c->bus, &slots[2],
+				     "type='signal',sender='org.freedesktop.DBus',"
+				     "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+				     "arg0='" SERVICE_NAME "'", on_service_owner, c);
+	/* The first call also tells whether onshid is there at all; if it is
+	 * not (yet), wait for it like for the card. */
 	if (r >= 0) {
 		char **paths = NULL;
 
 		r = list_readers(c, &paths, &e);
 		free_strv(paths);
+		if (r < 0 && service_missing(&e)) {
+			sd_bus_error_free(&e);
+			r = 0;
+		}
 	}
 	if (r < 0) {
 		code = report_bus(c, &e, r);
@@ -851,8 +880,8 @@ out:
 	c->settle = sd_event_source_disable_unref(c->settle);
 	sd_event_source_disable_unref(timer);
 	unwatch_signals(sig);
-	sd_bus_slot_unref(slots[0]);
-	sd_bus_slot_unref(slots[1]);
+	for (size_t i = 0; i < 3; i++)
+		sd_bus_slot_unref(slots[i]);
 	return code;
 }
 

@@ -11,6 +11,7 @@ daemon_onshictl_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(CRYPTO_CFLAGS)
 # libonshid-core.a only for secret_harden_process() (secret.h).
 daemon_onshictl_LDADD = daemon/libonshid-core.a $(SYSTEMD_LIBS) $(CRYPTO_LIBS)
 
+dist_man_MANS = doc/onshictl.1
 EXTRA_DIST += doc/onshictl.md
 
 if HAVE_CHECK

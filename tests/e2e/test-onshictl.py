@@ -22,6 +22,8 @@ Checks, each on bytes, exit codes or error names:
     and a wait-card running when the card is inserted returns it;
   * PIN-pad reader: the agent prints the keypad prompt and the PIN typed on
     the emulated keypad signs;
+  * wait-card started before onshid waits for it; `onshictl agent` answers
+    another program's Authenticate and stops on Ctrl-C;
   * usage errors give exit 2; without onshid on the bus, exit 3.
 """
 import hashlib
@@ -356,6 +358,40 @@ def test_main_card(rep, env, card, conf, work):
     check_rc(rep, "unknown command: exit 2", r, EX_USAGE, "frobnicate")
 
 
+def test_agent_verb(rep, env, conf):
+    """`onshictl agent` serves another program's Authenticate (same uid)."""
+    import base64
+    p = subprocess.Popen([ctl_path(), "--json", "agent"], env=env.env(), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = b""
+        ready = select.select([p.stderr], [], [], 20)[0]
+        if ready:
+            line = p.stderr.readline()
+        rep.check("agent: registers and says so", b"serving until Ctrl-C" in line, repr(line))
+        p.stdin.write((conf["auth_pin"] + "\n").encode())
+        p.stdin.flush()
+        res = onshid_client.call_as(env, READER0, onshid_client.READER_IFACE, "Authenticate",
+                                    ["pin", {"bytes": base64.b64encode(b"agent test").decode()}, {}],
+                                    "saya{sv}")
+        rep.check("agent: another client's Authenticate gets the PIN from it",
+                  res[0] == "ok" and "signature" in res[1][0], repr(res)[:300])
+    finally:
+        p.send_signal(signal.SIGINT)
+        try:
+            out, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+    try:
+        obj = json.loads(out)
+    except ValueError:
+        obj = {}
+    rep.check("agent: Ctrl-C ends it with exit 0 and the count answered",
+              p.returncode == 0 and obj.get("answered") == 1, "exit %s %r %r" % (p.returncode, out, err))
+    rep.check("agent: the PIN is not printed", conf["auth_pin"].encode() not in out + err)
+
+
 def test_pinpad(rep, work, card, conf):
     with TestEnv(profile="pinpad", card="vcard:" + card,
                  dbus_policy_files=[onshid_client.write_policy(work)]) as env:
@@ -397,9 +433,17 @@ def main():
                      dbus_policy_files=[onshid_client.write_policy(work)]) as env:
             rep.attach(env)
             env.wait_readers(1)
+            # Started before onshid: waits for the service, then the card.
+            early = subprocess.Popen([ctl_path(), "wait-card", "--timeout", "40"], env=env.env(),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             d = onshid_client.Daemon(env)
             try:
+                out, err = early.communicate(timeout=60)
+                rep.check("wait-card started before onshid returns once it is up",
+                          early.returncode == 0 and b"card-type: mynumber" in out,
+                          "exit %s %r %r" % (early.returncode, out, err))
                 test_main_card(rep, env, card, conf, work)
+                test_agent_verb(rep, env, conf)
             finally:
                 d.stop()
             r = run(env, "readers")
