@@ -1,6 +1,30 @@
 /* onshid.c — the onshi system D-Bus service: options, event loop, Manager
  * object.  See dbus/org.onshi.Onshi1.xml for the interface and reader.h
- * for how card work is kept off the event loop. */
+ * for how card work is kept off the event loop.
+ *
+ * Decisions the interface leaves open (documented here and in the report):
+ *  - Threads: card I/O runs in one worker thread per reader rather than
+ *    "short" calls on the loop, because a single SCardTransmit can block for
+ *    seconds (T=1 waiting time extensions, a PIN-pad entry of up to the
+ *    agent timeout) and one slow reader must not stall the others, agents
+ *    and property reads.  Workers only touch their pcsc_session and the
+ *    operation handed to them; results return through an eventfd.
+ *  - GetPinStatus: a key whose VERIFY-without-data answers 9000 ("already
+ *    verified" by another PC/SC client in this card session) or 6300 (no
+ *    count) is left out of the dictionary; a blocked PIN is 0.  "card-info"
+ *    is only reported to callers with the personal-data group or root.
+ *  - Contactless: true when the ATR is a PC/SC pseudo-ATR (3B 8n 80 01 ...,
+ *    synthesised for ISO 14443 cards) or the reader name says
+ *    Contactless/PICC/NFC/" CL "; it may change (PropertiesChanged) once a
+ *    card shows a pseudo-ATR.
+ *  - CardType: SELECT of the JPKI AP and the EF 0006 label; an old 住基
+ *    card (JPKIAPICCTOKEN) and any card without the applet are "other".
+ *  - Authenticate signs SHA-256(challenge) as a PKCS#1 v1.5 DigestInfo;
+ *    challenges are 1..65536 bytes.
+ *  - Queue: one operation runs per reader, up to 64 more wait in order,
+ *    beyond that Error.Busy; another PC/SC client holding the card
+ *    exclusively also gives Busy.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>

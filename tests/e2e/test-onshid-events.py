@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +59,13 @@ def card_events(rep, env, card, work):
     hold = None
     try:
         rep.check("reader ready", wait_card(c))
+        # No polling: idle, the daemon sleeps in sd-event and its threads in
+        # pcscd calls (SCardGetStatusChange, a condition variable).
+        cpu0 = e2elib.onshi_testenv.cpu_seconds(d.proc.pid)
+        time.sleep(3)
+        idle = e2elib.onshi_testenv.cpu_seconds(d.proc.pid) - cpu0
+        print("measured: onshid CPU over 3 s idle: %.3f s" % idle)
+        rep.check("idle daemon uses < 0.05 s CPU in 3 s", idle < 0.05, "%.3f s" % idle)
         der, info = c.call(R, oc.READER_IFACE, "ReadCertificate", V("(s)", "auth"))
         rep.check("--trust-dir with the card's auth CA: chain-valid true", info["chain-valid"] is True, str(info))
         der, info = c.call(R, oc.READER_IFACE, "ReadCertificate", V("(s)", "sign-ca"))
@@ -143,10 +151,12 @@ def card_events(rep, env, card, work):
             except Exception as e:  # noqa: BLE001 — reported as a failed answer
                 answers[i] = repr(e)
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CONCURRENT)]
+        t0 = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join(120)
+        print("measured: %d concurrent clients answered in %.2f s" % (CONCURRENT, time.monotonic() - t0))
         good = sum(1 for a in answers if a is True)
         rep.check("%d concurrent clients all get correct answers" % CONCURRENT, good == CONCURRENT,
                   "%d good; others: %s" % (good, [a for a in answers if a is not True][:3]))
