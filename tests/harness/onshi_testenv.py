@@ -52,6 +52,8 @@ UMOCKDEV_PRELOAD = "libumockdev-preload.so.0"
 MARKER_VAR = "ONSHI_TESTENV"
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+# Seconds a start-up step may take on a loaded 2-core machine.
+START_TIMEOUT = 30
 
 
 class EnvError(RuntimeError):
@@ -420,25 +422,27 @@ class TestEnv:
             cmd, stdin=subprocess.DEVNULL, stdout=self._open_log(self.pcscd_log),
             stderr=subprocess.STDOUT, env=self._marked_env(),
             start_new_session=True, preexec_fn=_child_setup)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + START_TIMEOUT
         while not os.path.exists(self.pcscd_sock):
             if self.pcscd.poll() is not None:
                 raise EnvError("pcscd wrapper exited (%s):\n%s"
                                % (self.pcscd.returncode, tail(self.pcscd_log)))
             if time.monotonic() > deadline:
-                raise EnvError("pcscd socket did not appear")
+                raise EnvError("pcscd socket did not appear within %d s:\n%s"
+                               % (START_TIMEOUT, tail(self.pcscd_log)))
             time.sleep(0.05)
         # Socket activation starts pcscd on the first connection: start it
         # now so that reader hotplug begins before the test's first client.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.connect(self.pcscd_sock)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + START_TIMEOUT
         while not self._pcscd_execed():
             if self.pcscd.poll() is not None:
                 raise EnvError("pcscd exited (%s):\n%s"
                                % (self.pcscd.returncode, tail(self.pcscd_log)))
             if time.monotonic() > deadline:
-                raise EnvError("pcscd did not start")
+                raise EnvError("pcscd not exec'd within %d s after the first connection:\n%s"
+                               % (START_TIMEOUT, tail(self.pcscd_log)))
             time.sleep(0.05)
 
     def _pcscd_execed(self):
