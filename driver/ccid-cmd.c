@@ -120,6 +120,11 @@ enum ccid_cmd_status ccid_cmd_roundtrip_locked(struct ccid_dev *dev, uint8_t *fr
 
 	ifd_log_frame(IFD_LOG_OUT, dev->log_id, frame, len, log_flags, periodic);
 	enum usbt_status ust = usbt_write(dev->usb, frame, len, WRITE_TIMEOUT_MS);
+	unsigned stalls = 0;
+	/* A halted OUT pipe took nothing: once the halt is cleared, resending
+	 * is safe.  Bounded, in case the reader halts again at once. */
+	while (ust == USBT_STALL && ++stalls <= CCID_CMD_MAX_STALLS)
+		ust = usbt_write(dev->usb, frame, len, WRITE_TIMEOUT_MS);
 	if (ust != USBT_OK) {
 		ifd_log(IFD_LOG_CRITICAL, "reader %u: write: %s", dev->log_id, usbt_strerror(ust));
 		return from_usb(ust);
@@ -137,6 +142,8 @@ enum ccid_cmd_status ccid_cmd_roundtrip_locked(struct ccid_dev *dev, uint8_t *fr
 			wait = (uint32_t)(deadline - now);
 		size_t got = 0;
 		ust = usbt_read(dev->usb, dev->rx, dev->rx_cap, &got, wait);
+		if (ust == USBT_STALL && ++stalls <= CCID_CMD_MAX_STALLS)
+			continue;   /* halt cleared: the answer may still come */
 		if (ust == USBT_TIMEOUT) {
 			ifd_log(IFD_LOG_CRITICAL, "reader %u: no response in %u ms", dev->log_id, wait);
 			abort_command(dev, slot, seq);
@@ -337,7 +344,8 @@ enum ccid_cmd_status ccid_cmd_pps(struct ccid_dev *dev, uint8_t slot, const uint
 
 /* Runs the T=1 state machine to its end; the first t1_next is called with
  * `rx` (NULL to let it start).  CCID-level errors other than removal count
- * as "no block received", which T=1 error recovery handles. */
+ * as "no block received", which T=1 error recovery handles (7816-3 §11.6.3);
+ * a timeout does not: the command was already aborted at CCID level. */
 static enum ccid_cmd_status t1_run_locked(struct ccid_dev *dev, uint8_t slot,
                                           struct ccid_slot_proto *proto, const uint8_t *rx,
                                           size_t rxlen, unsigned log_flags,
@@ -371,7 +379,10 @@ static enum ccid_cmd_status t1_run_locked(struct ccid_dev *dev, uint8_t slot,
 				dev->log_id, slot);
 			return st == CCIDC_NO_DEVICE ? st : CCIDC_T1_ERROR;
 		}
-		if (st == CCIDC_NO_DEVICE)
+		/* Removal, and a reader that stays busy past our bound (time
+		 * extensions, no answer: the command was aborted), end the
+		 * exchange; retrying would multiply the wait. */
+		if (st == CCIDC_NO_DEVICE || st == CCIDC_TIMEOUT)
 			return st;
 		if (st == CCIDC_FAILED && (res == CCID_RES_ICC_ABSENT || res == CCID_RES_ICC_INACTIVE)) {
 			*result = res;

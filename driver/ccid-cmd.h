@@ -16,6 +16,8 @@
  *    most CCID_MAX_TIME_EXTENSIONS replies and CCID_CMD_TOTAL_MS in total,
  *    after which the command is aborted (class request ABORT + PC_to_RDR_Abort)
  *    and CCIDC_TIMEOUT returned.  A read timeout aborts the same way.
+ *  - A halted bulk pipe is cleared (usb-transport) and the transfer retried,
+ *    at most CCID_CMD_MAX_STALLS times per command.
  *  - Results: CCIDC_OK means the reader answered and did not report a
  *    failure; CCIDC_FAILED carries the reader's ccid_result in *result.
  *  - Frames carrying PINs are logged redacted (log.h).
@@ -34,6 +36,8 @@
 #include "usb-transport.h"
 
 #define CCID_CMD_MAX_STALE     16
+/* Halted bulk pipes cleared and retried per command. */
+#define CCID_CMD_MAX_STALLS    2
 /* Total time one command may take, time extensions included: pcscd's
  * reader thread is blocked meanwhile, and a My Number signature takes ~1 s. */
 #define CCID_CMD_TOTAL_MS      60000u

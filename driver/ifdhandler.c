@@ -692,6 +692,13 @@ IFD_EXPORT RESPONSECODE IFDHICCPresence(DWORD Lun)
 	uint8_t icc = CCID_ICC_ABSENT;
 	enum ccid_result res;
 	enum ccid_cmd_status st = ccid_cmd_slot_status(&r->dev, si, true, &icc, &res);
+	if (st == CCIDC_IO || st == CCIDC_BAD_FRAME || st == CCIDC_TIMEOUT) {
+		/* pcscd takes a failed presence check for a broken reader and stops
+		 * using it; GetSlotStatus is harmless to repeat once */
+		ifd_log(IFD_LOG_INFO, "reader %u slot %u: GetSlotStatus: %s; retrying", r->key, si,
+			ccid_cmd_strerror(st));
+		st = ccid_cmd_slot_status(&r->dev, si, true, &icc, &res);
+	}
 	if (st == CCIDC_NO_DEVICE)
 		return IFD_NO_SUCH_DEVICE;
 	if (st != CCIDC_OK && st != CCIDC_FAILED)

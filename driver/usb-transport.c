@@ -35,6 +35,7 @@ const char *usbt_strerror(enum usbt_status st)
 	case USBT_TIMEOUT: return "timeout";
 	case USBT_NO_DEVICE: return "device removed";
 	case USBT_IO: return "USB I/O error";
+	case USBT_STALL: return "endpoint halted (cleared)";
 	case USBT_CANCELLED: return "cancelled";
 	case USBT_NOT_FOUND: return "no such CCID device";
 	case USBT_BAD_NAME: return "device name not understood";
@@ -308,6 +309,7 @@ enum usbt_status usbt_write(struct usb_transport *t, const uint8_t *buf, size_t 
 	if (rc == LIBUSB_ERROR_PIPE) {
 		ifd_log(IFD_LOG_CRITICAL, "bulk OUT endpoint halted; clearing");
 		clear_halts(t);
+		return usbt_removed(t) ? USBT_NO_DEVICE : USBT_STALL;
 	}
 	if (rc == 0 && (size_t)done != len)
 		return USBT_IO;
@@ -328,6 +330,7 @@ enum usbt_status usbt_read(struct usb_transport *t, uint8_t *buf, size_t cap, si
 	if (rc == LIBUSB_ERROR_PIPE) {
 		ifd_log(IFD_LOG_CRITICAL, "bulk IN endpoint halted; clearing");
 		clear_halts(t);
+		return usbt_removed(t) ? USBT_NO_DEVICE : USBT_STALL;
 	}
 	if (rc == 0)
 		*got = (size_t)done;

@@ -10,7 +10,7 @@
  *    reports LIBUSB_ERROR_NO_DEVICE (or usbt_mark_removed() was called)
  *    every later call fails at once with USBT_NO_DEVICE.
  *  - A halted bulk endpoint (LIBUSB_ERROR_PIPE) is cleared before the call
- *    returns USBT_IO, so the next command can work.
+ *    returns USBT_STALL, so the caller may retry the transfer.
  *  - usbt_wait_interrupt() is a blocking, cancellable read of the interrupt
  *    endpoint (async transfer + libusb_handle_events_timeout_completed, no
  *    polling loop).  usbt_cancel_interrupt() may be called from any thread;
@@ -33,6 +33,7 @@ enum usbt_status {
 	USBT_TIMEOUT,
 	USBT_NO_DEVICE,     /* unplugged: the caller reports IFD_NO_SUCH_DEVICE */
 	USBT_IO,            /* any other transfer failure */
+	USBT_STALL,         /* the endpoint was halted; the halt is cleared */
 	USBT_CANCELLED,
 	USBT_NOT_FOUND,     /* open: no such device / no CCID interface */
 	USBT_BAD_NAME,      /* open: device name not understood */

@@ -38,3 +38,8 @@ EXTRA_DIST += tests/e2e/onshid_client.py
 ONSHICTL_E2E_TESTS = tests/e2e/test-onshictl.py
 dist_check_SCRIPTS += $(ONSHICTL_E2E_TESTS)
 TESTS += $(ONSHICTL_E2E_TESTS)
+
+# onshi's own IFD handler through pcscd (driver/ifd.mk builds the bundle).
+ONSHI_DRIVER_E2E_TESTS = tests/e2e/test-onshi-driver.py tests/e2e/test-onshi-driver-faults.py
+dist_check_SCRIPTS += $(ONSHI_DRIVER_E2E_TESTS)
+TESTS += $(ONSHI_DRIVER_E2E_TESTS)

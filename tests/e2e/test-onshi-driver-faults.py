@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""onshi's IFD handler under reader faults, through a real pcscd.
+
+For the tpdu-t1 (host runs T=1) and extended-apdu (reader runs the protocol)
+profiles, each fault the emulator can inject into the CCID layer (stall,
+short-frame, wrong-seq, oversized-length, bad-slot, t1-garbage,
+endless-time-extension) hits one SELECT: the client gets either the right
+answer (the driver recovered, e.g. by T=1 error recovery) or a clean
+transmit error (exit 5) within the driver's bound, pcscd stays alive, and
+the next APDUs (a full certificate read) work.  Then unplug: a command
+blocked in the reader's endless time extension fails within 1 s of the
+unplug, pcscd stays alive, and after replug the reader is back and reads the
+certificate.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2elib  # noqa: E402
+from e2elib import TestEnv, EnvError  # noqa: E402
+
+SELECT_JPKI = "00A4040C0AD392F000260100000001"
+FAULTS = ("stall", "short-frame", "wrong-seq", "oversized-length", "bad-slot",
+          "t1-garbage", "endless-time-extension")
+# Faults the emulator keeps applying until "fault none".
+STICKY = {"t1-garbage", "endless-time-extension"}
+# The driver gives up on a busy reader after 60 time extensions / 60 s
+# (driver/ccid-cmd.h); a stuck command must end well within this.
+FAULT_BOUND_S = 70
+
+
+def bundle_path():
+    return os.path.join(e2elib.onshi_testenv.top_builddir(), "driver", "ifd-onshi.bundle")
+
+
+def cert_ok(rep, env, label, want, work):
+    out = os.path.join(work, "cert-%d.der" % time.monotonic_ns())
+    r = env.probe("read-cert", "auth", "--out", out, timeout=60)
+    ok = r.returncode == 0 and os.path.exists(out) and e2elib.read_bytes(out) == want
+    return rep.check(label, ok, r.stdout + r.stderr)
+
+
+def fault_cases(rep, env, profile, want, work):
+    for fault in FAULTS:
+        label = "%s %s" % (profile, fault)
+        reply = env.control("fault %s" % fault)
+        if not rep.check("%s: emulator accepts the fault" % label, reply.startswith("ok"), reply):
+            continue
+        t0 = time.monotonic()
+        r = env.probe("transmit", SELECT_JPKI, timeout=FAULT_BOUND_S + 30)
+        took = time.monotonic() - t0
+        out = r.stdout + r.stderr
+        recovered = r.returncode == 0 and "9000" in out
+        clean_error = r.returncode == e2elib.EX_TRANSPORT
+        rep.check("%s: right answer or clean transmit error (exit %d, %.1f s)"
+                  % (label, r.returncode, took), recovered or clean_error, out)
+        rep.check("%s: ends within %d s" % (label, FAULT_BOUND_S), took < FAULT_BOUND_S)
+        if fault == "endless-time-extension" or (fault == "t1-garbage" and profile == "tpdu-t1"):
+            # (an APDU-level reader runs T=1 itself and may recover on its own)
+            rep.check("%s: persistent fault gives an error, not an answer" % label,
+                      clean_error, out)
+        if fault in STICKY:
+            env.control("fault none")
+        rep.check("%s: pcscd alive" % label, "pcscd" in env.pids())
+        cert_ok(rep, env, "%s: next APDUs read the whole certificate" % label, want, work)
+
+
+# pcscd 1.9.9 holds a client for 1 s after a driver returns IFD_NO_SUCH_DEVICE
+# from Transmit (measured: the driver answers within ~1 ms of the unplug, the
+# client ~1.0 s later); the bound below is that hold plus 1 s.
+PCSCD_REMOVAL_HOLD_S = 1.0
+DRIVER_REMOVAL_BOUND_S = 0.2
+
+
+def removal_latency(log_path):
+    """Seconds between pcscd seeing the udev removal and our driver failing the
+    transmit with 'reader removed' (pcscd -d lines start with the microseconds
+    since the previous line)."""
+    with open(log_path, "rb") as f:
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    start = None
+    total = 0
+    for i, line in enumerate(lines):
+        if start is None:
+            if "USB Device removed" in line:
+                start = i
+            continue
+        field = line.split(" ", 1)[0]
+        if field.isdigit():
+            total += int(field)
+        if "transmit failed: reader removed" in line:
+            return total / 1e6
+    return None
+
+
+def unplug_case(rep, env, profile, want, work):
+    label = "%s unplug" % profile
+    # Many APDUs on one connection; the fault makes one of them hang in the
+    # reader's time extensions, which is where the cable comes out.
+    apdus = [SELECT_JPKI] * 3000
+    proc = subprocess.Popen([e2elib.probe_path(), "transmit"] + apdus, env=env.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.2)
+        env.control("fault endless-time-extension")
+        time.sleep(1.5)
+        rep.check("%s: command blocked in the reader before the unplug" % label,
+                  proc.poll() is None)
+        reply = env.control("unplug")
+        t0 = time.monotonic()
+        rep.check("%s: emulator unplugs" % label, reply.startswith("ok"), reply)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        took = time.monotonic() - t0
+        rep.check("%s: client gets 'Reader is unavailable' within %.1f s (%.2f s)"
+                  % (label, PCSCD_REMOVAL_HOLD_S + 1, took),
+                  proc.returncode != 0 and "Reader is unavailable" in err
+                  and took < PCSCD_REMOVAL_HOLD_S + 1, err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    latency = removal_latency(env.pcscd_log)
+    rep.check("%s: driver fails the transfer with IFD_NO_SUCH_DEVICE within %.0f ms of the "
+              "removal (%s)" % (label, DRIVER_REMOVAL_BOUND_S * 1000,
+                                "%.1f ms" % (latency * 1000) if latency is not None else "not seen"),
+              latency is not None and latency < DRIVER_REMOVAL_BOUND_S)
+    env.control("fault none")
+    rep.check("%s: pcscd alive after the unplug" % label, "pcscd" in env.pids())
+    reply = env.control("replug")
+    rep.check("%s: emulator replugs" % label, reply.startswith("ok"), reply)
+    r = env.probe("--timeout", 20000, "wait-card", timeout=40)
+    rep.run_result("%s: reader and card back after replug" % label, r)
+    cert_ok(rep, env, "%s: certificate read through the new channel" % label, want, work)
+    rep.check("%s: pcscd alive at the end" % label, "pcscd" in env.pids())
+
+
+def main():
+    e2elib.require_built(e2elib.emu_path(), e2elib.probe_path())
+    e2elib.require_file(e2elib.mkcard_path(),
+                        os.path.join(bundle_path(), "Contents", "Linux", "libifd-onshi.so"))
+    rep = e2elib.Report("test-onshi-driver-faults")
+    work = e2elib.workdir("drvf")
+    try:
+        card = e2elib.make_card(work, "card")
+        want = e2elib.read_bytes(os.path.join(card, "auth.der"))
+        only = os.environ.get("E2E_PROFILES")
+        for profile in (only.split(",") if only else ("tpdu-t1", "extended-apdu")):
+            try:
+                with TestEnv(profile=profile, card="vcard:" + card, driver=bundle_path()) as env:
+                    env.wait_readers(1)
+                    r = env.probe("--timeout", 20000, "wait-card", timeout=40)
+                    rep.run_result("%s: card present" % profile, r)
+                    cert_ok(rep, env, "%s: certificate before any fault" % profile, want, work)
+                    fault_cases(rep, env, profile, want, work)
+                    unplug_case(rep, env, profile, want, work)
+                    if rep.failed:
+                        env.failed = True
+            except EnvError as e:
+                rep.check("%s: environment" % profile, False, str(e))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rep.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
