@@ -12,7 +12,7 @@ daemon_onshictl_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(CRYPTO_CFLAGS)
 daemon_onshictl_LDADD = daemon/libonshid-core.a $(SYSTEMD_LIBS) $(CRYPTO_LIBS)
 
 dist_man_MANS = doc/onshictl.1
-EXTRA_DIST += doc/onshictl.md
+EXTRA_DIST += doc/onshictl.md tools/demo-onshid.sh
 
 if HAVE_CHECK
 CTL_UNIT_TESTS = tests/unit/test-ctl-output tests/unit/test-ctl-args
