@@ -22,6 +22,7 @@ struct agent {
 };
 
 static sd_bus *agent_bus;
+static agent_removed_fn removed_hook;
 static struct agent *agents;
 static size_t agent_count;
 
@@ -38,6 +39,23 @@ static void agent_free(struct agent *a)
 	free(a->owner);
 	free(a->path);
 	free(a);
+}
+
+static void ref_from(const struct agent *a, struct agent_ref *out);
+
+void agent_set_removed_hook(agent_removed_fn fn)
+{
+	removed_hook = fn;
+}
+
+static void notify_removed(const struct agent *a, bool gone)
+{
+	struct agent_ref ref;
+
+	if (!removed_hook)
+		return;
+	ref_from(a, &ref);
+	removed_hook(&ref, gone);
 }
 
 static void agent_unlink(struct agent *a)
@@ -88,6 +106,7 @@ static int on_owner_gone(sd_bus_track *t, void *userdata)
 	(void)t;
 	log_info("agent %s %s left the bus", a->owner, a->path);
 	agent_unlink(a);
+	notify_removed(a, true);
 	agent_free(a);
 	return 0;
 }
@@ -171,6 +190,7 @@ int agent_method_unregister(sd_bus_message *m, void *userdata, sd_bus_error *e)
 	if (!a)
 		return sd_bus_error_set(e, SD_BUS_ERROR_INVALID_ARGS, "no such agent of this caller");
 	agent_unlink(a);
+	notify_removed(a, false);
 	agent_free(a);
 	return sd_bus_reply_method_return(m, NULL);
 }

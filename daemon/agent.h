@@ -55,6 +55,11 @@ int agent_call(const struct agent_ref *ref, const char *method, uint32_t timeout
 	       sd_bus_message_handler_t cb, void *userdata, sd_bus_slot **slot,
 	       const char *types, ...);
 
+/* Called when an agent leaves the registry: gone_from_bus is true when its
+ * connection left (nobody to send Cancel to), false for UnregisterAgent. */
+typedef void (*agent_removed_fn)(const struct agent_ref *ref, bool gone_from_bus);
+void agent_set_removed_hook(agent_removed_fn fn);
+
 /* Agent.Cancel(reason), no reply expected. */
 void agent_send_cancel(const struct agent_ref *ref, const char *reason);
 

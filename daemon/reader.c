@@ -76,6 +76,7 @@ struct op {
 	bool agent_waiting;
 	bool agent_prompted;           /* DisplayPinPadPrompt sent */
 	sd_bus_slot *agent_slot;
+	uint64_t agent_deadline;       /* CLOCK_MONOTONIC usec of the request's timeout */
 	const char *cancel_name;       /* set once the operation is being aborted */
 };
 
@@ -571,8 +572,12 @@ static int on_pin_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
 	/* The reply may hold a PIN: wipe it when the message is freed. */
 	sd_bus_message_sensitive(m);
 	if (e) {
+		uint64_t now = 0;
+		sd_event_now(loop, CLOCK_MONOTONIC, &now);
+		/* sd-bus reports its own timeout as NoReply, and so does the bus
+		 * when the agent disconnects: tell them apart by the clock. */
 		if (sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT) ||
-		    sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY)) {
+		    (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) && now + 100000 >= op->agent_deadline)) {
 			agent_send_cancel(&op->agent, "timeout");
 			op->err_name = ONSHI_ERROR_TIMEOUT;
 			op->err_msg = "the agent did not answer in time";
@@ -662,6 +667,10 @@ static void done_pin_prepare(struct op *op)
 		return;
 	}
 	op->agent_waiting = true;
+	uint64_t now = 0;
+	sd_event_now(loop, CLOCK_MONOTONIC, &now);
+	op->agent_deadline = now + (uint64_t)(op->timeout_ms ? op->timeout_ms
+							      : onshid_config.agent_timeout_ms) * 1000u;
 }
 
 /* Ends op with error name: cancels the agent request and powers the card
@@ -698,6 +707,25 @@ static void op_abort(struct op *op, const char *name, const char *agent_reason)
 		abort_now(op);
 	}
 	/* In the worker: its done handler sees cancel_name. */
+}
+
+/* An agent left the registry: operations waiting for it fail with
+ * AgentFailed (after Agent.Cancel when it is still on the bus). */
+static void on_agent_removed(const struct agent_ref *ref, bool gone_from_bus)
+{
+	for (struct reader *r = readers; r; r = r->next) {
+		struct op *op = r->current;
+		if (!op || !op->agent_waiting || strcmp(op->agent.owner, ref->owner) != 0 ||
+		    strcmp(op->agent.path, ref->path) != 0)
+			continue;
+		op->agent_slot = sd_bus_slot_unref(op->agent_slot);
+		op->agent_waiting = false;
+		if (!gone_from_bus)
+			agent_send_cancel(&op->agent, "cancelled");
+		op->err_name = ONSHI_ERROR_AGENT_FAILED;
+		op->err_msg = gone_from_bus ? "the agent left the bus" : "the agent was unregistered";
+		abort_now(op);
+	}
 }
 
 static int on_caller_gone(sd_bus_track *t, void *userdata)
@@ -1225,6 +1253,7 @@ void readers_init(sd_bus *b, sd_event *e)
 {
 	bus = b;
 	loop = e;
+	agent_set_removed_hook(on_agent_removed);
 }
 
 void readers_shutdown(void)

@@ -2,7 +2,7 @@
 """onshid under events and load, through real D-Bus clients: the card
 removed while the agent is asked (CardRemoved, agent Cancel, next operation
 works), the caller leaving the bus during RequestPin (agent Cancel, reader
-free, no try used), Reader.Cancel, the agent timeout, 50 concurrent
+free, no try used), Reader.Cancel, the agent timeout, the agent dying, 50 concurrent
 clients, chain-valid with --trust-dir and with a card whose auth cert comes
 from a foreign CA, and the PIN-pad reader: PIN typed on the emulated keypad
 with DisplayPinPadPrompt, never reaching the host (pcscd's APDU log is
@@ -129,12 +129,23 @@ def card_events(rep, env, card, work):
         except oc.DBusFailure as e:
             got = e.name
         rep.check("agent silent past timeout-ms: Timeout", got == oc.ERR + "Timeout", got)
+        rep.check("timeout case: agent was asked", hold.wait_event("RequestPin", 5) is not None)
         ok, ev = cancel_event(hold, "timeout")
         rep.check("timeout: agent got Cancel('timeout')", ok, str(ev))
+
+        # 5. the agent dies while asked
+        p = oc.call_as(env, R, oc.READER_IFACE, "Authenticate", auth_args(), "saya{sv}", popen=True)
+        ev = hold.wait_event("RequestPin", 20)
+        rep.check("agent-dies case: agent asked", ev is not None, str(ev))
+        hold.proc.kill()
         hold.stop()
         hold = None
+        res = oc.parse_call_output(*p.communicate(timeout=30))
+        rep.check("agent left the bus mid-request: AgentFailed", res[0] == oc.ERR + "AgentFailed", str(res))
+        st = c.call(R, oc.READER_IFACE, "GetPinStatus")[0]
+        rep.check("agent gone: reader free, no try used", st.get("auth") == 3, str(st))
 
-        # 5. many clients at once
+        # 6. many clients at once
         want = e2elib.read_bytes(os.path.join(card, "auth.der"))
         answers = [None] * CONCURRENT
 
