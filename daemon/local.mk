@@ -60,7 +60,8 @@ daemon/fuzz/fuzz-jpki-ops$(EXEEXT): $(srcdir)/daemon/fuzz/fuzz-jpki-ops.c $(srcd
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -I$(srcdir)/daemon -o $@ $^
 
 # ---- onshid: the system D-Bus service (sd-bus + libpcsclite) ----
-bin_PROGRAMS += daemon/onshid
+# In libexecdir: started by D-Bus activation / onshid.service (dbus/), not by users.
+libexec_PROGRAMS += daemon/onshid
 daemon_onshid_SOURCES = \
 	daemon/onshid.c \
 	daemon/bus-common.c daemon/bus-common.h \
