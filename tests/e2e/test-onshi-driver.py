@@ -10,12 +10,16 @@ fails cleanly without breaking the next command; a wrong PIN gives 63C2; VERIFY
 + COMPUTE DIGITAL SIGNATURE gives a signature that verifies with the
 certificate.  pinpad: the PIN typed on the emulated keypad through
 FEATURE_VERIFY_PIN_DIRECT, and a keypad cancel gives 6401.  multi-slot: both
-slots carry their own card.  Every profile: pcscd's log shows our driver
+slots carry their own card, and removing/inserting the slot-1 card is seen
+on that slot only.  Every profile: a removal reaches the client within 1 s
+through the reader's interrupt endpoint.  Every profile: pcscd's log shows our driver
 (not libccid) opened the reader.
 """
 import os
 import shutil
+import subprocess
 import sys
+import time
 
 sys.dont_write_bytecode = True  # the source tree may be read-only (distcheck)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -109,6 +113,39 @@ def pinpad_cases(rep, env, carddir, work, pin):
                    want_out="auth-pin tries=3")
 
 
+def slot_events(rep, env, label, reader, slot, carddir, work):
+    """Card removal and insertion on one slot reach the PC/SC client through
+    the interrupt endpoint (NotifySlotChange decoded per slot) quickly."""
+    proc = subprocess.Popen([e2elib.probe_path(), "--reader", str(reader), "--timeout", "15000",
+                             "wait-removal"], env=env.env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        before = env.stats().get("intr_in", 0)
+        t0 = time.monotonic()
+        reply = env.control("remove %d" % slot)
+        rep.check("%s: emulator removes the card" % label, reply.startswith("ok"), reply)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    rep.check("%s: removal seen by the client within 1 s (%.2f s)" % (label, took),
+              proc.returncode == 0 and "card removed" in out and took < 1.0, out + err)
+    rep.check("%s: the reader's NotifySlotChange was read from the interrupt endpoint" % label,
+              env.stats().get("intr_in", 0) > before)
+    reply = env.control("insert %d" % slot)
+    rep.check("%s: emulator inserts the card" % label, reply.startswith("ok"), reply)
+    r = env.probe("--reader", reader, "--timeout", 15000, "wait-card", timeout=30)
+    rep.run_result("%s: insertion seen by the client" % label, r, want_out="card present")
+    want = e2elib.read_bytes(os.path.join(carddir, "auth.der"))
+    cert = os.path.join(work, "after-insert-%d.der" % reader)
+    r = env.probe("--reader", reader, "read-cert", "auth", "--out", cert)
+    rep.check("%s: certificate readable after re-insertion" % label,
+              r.returncode == 0 and e2elib.read_bytes(cert) == want, r.stdout + r.stderr)
+
+
 def main():
     e2elib.require_built(e2elib.emu_path(), e2elib.probe_path())
     e2elib.require_file(e2elib.mkcard_path())
@@ -144,6 +181,13 @@ def main():
                         r = env.probe("--reader", 1, "atr")
                         rep.run_result("multi-slot: contactless slot passes the reader's "
                                        "PC/SC Part 3 ATR", r, want_out="ATR=3B8880")
+                        slot_events(rep, env, "multi-slot slot 1 events", 1, 1, card2, sub)
+                        r = env.probe("--reader", 0, "read-cert", "auth", "--out",
+                                      os.path.join(sub, "slot0-after.der"))
+                        rep.run_result("multi-slot: slot 0 unaffected by slot 1's events", r,
+                                       want_out="bytes=")
+                    else:
+                        slot_events(rep, env, "%s events" % profile, 0, 0, card, sub)
                     if profile == "pinpad":
                         pinpad_cases(rep, env, card, sub, pin)
                     if rep.failed:
