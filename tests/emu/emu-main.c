@@ -11,7 +11,9 @@
  * Threads: the main thread runs the GLib loop (signals, stdin, control
  * socket, plug/unplug); umockdev's worker thread runs the ioctl handler
  * (emu-usb.c); the firmware thread runs every emu_ccid_* call in job order,
- * so the firmware never sees two callers.
+ * so the firmware never sees two callers; short-lived card-opening threads
+ * run emu_card_open() (a vicc card waits for its peer) and hand the card to
+ * the firmware thread.
  */
 #include <errno.h>
 #include <getopt.h>
