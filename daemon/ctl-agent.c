@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "ctl-agent.h"
+#include "ctl-line.h"
 
 #define SERVICE_NAME   "org.onshi.Onshi1"
 #define MANAGER_PATH   "/org/onshi/Onshi1"
@@ -34,8 +35,7 @@ struct ctl_agent {
 	char *owner;                 /* unique name of org.onshi.Onshi1 */
 	sd_bus_message *pending;     /* the request waiting for input */
 	sd_event_source *input;      /* stdin watch while pending */
-	size_t input_len;
-	bool input_overflow;
+	struct ctl_line line;        /* over input_buf */
 	bool tty;                    /* stdin is a terminal */
 	bool echo_off;               /* saved_tty must be restored */
 	bool prompted;               /* a prompt line is open on stderr */
@@ -49,9 +49,7 @@ unsigned ctl_agent_answered(const struct ctl_agent *a) { return a->answered; }
 
 static void wipe_input(struct ctl_agent *a)
 {
-	explicit_bzero(input_buf, sizeof(input_buf));
-	a->input_len = 0;
-	a->input_overflow = false;
+	ctl_line_wipe(&a->line);
 }
 
 /* Ends the prompt line: the newline typed was not echoed (echo off), or
@@ -92,7 +90,6 @@ static void answer_pending(struct ctl_agent *a)
 	int r;
 
 	stop_input(a);
-	input_buf[a->input_len] = '\0';
 	r = sd_bus_message_new_method_return(a->pending, &reply);
 	if (r >= 0)
 		r = sd_bus_message_sensitive(reply);
@@ -114,9 +111,11 @@ static void answer_pending(struct ctl_agent *a)
 }
 
 /* One byte of input per call (level-triggered), so nothing past the
- * newline is consumed: a second request reads the next line. */
+ * newline is consumed: a second request reads the next line.  Returns 1
+ * when the request was answered. */
 static int read_one_byte(struct ctl_agent *a)
 {
+	enum ctl_line_state st;
 	char c = 0;
 	ssize_t n = read(STDIN_FILENO, &c, 1);
 
@@ -126,28 +125,22 @@ static int read_one_byte(struct ctl_agent *a)
 		fail_pending(a, ERR_CANCELLED, "cannot read the terminal");
 		return 1;
 	}
-	if (n == 0) {
-		if (a->input_len == 0 || a->input_overflow)
-			fail_pending(a, ERR_CANCELLED, "no input: end of file");
-		else
-			answer_pending(a);
-		return 1;
-	}
-	if (c == '\n' || c == '\r') {
-		c = 0;
-		if (a->input_overflow)
-			fail_pending(a, "org.freedesktop.DBus.Error.InvalidArgs", "the line typed is too long");
-		else
-			answer_pending(a);
-		return 1;
-	}
-	if (a->input_len < INPUT_MAX)
-		input_buf[a->input_len++] = c;
-	else
-		a->input_overflow = true;
-	c = 0;
+	st = n == 0 ? ctl_line_eof(&a->line) : ctl_line_feed(&a->line, c);
 	explicit_bzero(&c, sizeof(c));
-	return 0;
+	switch (st) {
+	case CTL_LINE_MORE:
+		return 0;
+	case CTL_LINE_DONE:
+		answer_pending(a);
+		break;
+	case CTL_LINE_TOO_LONG:
+		fail_pending(a, "org.freedesktop.DBus.Error.InvalidArgs", "the line typed is too long");
+		break;
+	case CTL_LINE_EMPTY_EOF:
+		fail_pending(a, ERR_CANCELLED, "no input: end of file");
+		break;
+	}
+	return 1;
 }
 
 static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -392,6 +385,7 @@ int ctl_agent_new(sd_bus *bus, unsigned caps, struct ctl_agent **out, sd_bus_err
 		return -ENOMEM;
 	a->bus = sd_bus_ref(bus);
 	a->caps = caps;
+	ctl_line_init(&a->line, input_buf, sizeof(input_buf));
 	if (!buf_locked)
 		buf_locked = mlock(input_buf, sizeof(input_buf)) == 0;  /* best effort */
 	r = sd_bus_add_object_vtable(bus, &a->vtable_slot, CTL_AGENT_PATH, AGENT_IFACE,

@@ -14,6 +14,8 @@ Checks, each on bytes, exit codes or error names:
     challenge is recovered from the signature; the PIN is never printed;
   * on a pseudo-terminal the PIN is read with echo off (the typed digits do
     not come back), and Ctrl-C at the prompt gives exit 9 with echo restored;
+  * a 100-character line is refused (AgentFailed, exit 10) and empty input
+    cancels (exit 9), neither spending a try;
   * wrong PIN: exit 6, "PinIncorrect: ... 2 tries left"; with one try left
     auth refuses (exit 8, LastTryRefused, no prompt) unless --allow-last-try;
   * sign --key auth/sign --data-file: signatures verify; cert sign (needs the
@@ -287,6 +289,13 @@ def test_main_card(rep, env, card, conf, work):
               rc == EX_CANCELLED and "Cancelled" in screen, "exit %d; %r" % (rc, screen))
     rep.check("tty: Ctrl-C restores echo", echo)
     rep.check("tty: Ctrl-C consumed no PIN try", pin_status(env).get("auth") == 3)
+
+    # input the agent refuses: no PIN try is spent
+    r = run(env, "auth", "--pin", stdin="1" * 100 + "\n")
+    check_rc(rep, "100-character line: AgentFailed, exit 10", r, 10, "AgentFailed: ")
+    r = run(env, "auth", "--pin", stdin="")
+    check_rc(rep, "no input at all: Cancelled, exit 9", r, EX_CANCELLED, "Cancelled: ")
+    rep.check("refused input consumed no PIN try", pin_status(env).get("auth") == 3)
 
     # sign with both keys; the signature certificate needs the password
     sig = os.path.join(work, "data.sig")
