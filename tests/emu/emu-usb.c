@@ -609,7 +609,9 @@ static void submit_bulk_out(emu_usb *usb, urb *u, after_submit *a)
 	usb->out_len += n;
 	usb->stats.bulk_out++;
 	urb_complete(usb, u, 0, u->buflen, NULL);
-	if (out_msg_done(usb, u->buflen)) {
+	/* A zero-length packet with no message before it (the ZLP a host adds
+	 * after a transfer of whole packets) carries nothing to the firmware. */
+	if (out_msg_done(usb, u->buflen) && usb->out_len > 0) {
 		a->out_msg = g_memdup2(usb->out_msg, usb->out_len);
 		a->out_len = usb->out_len;
 		usb->out_len = 0;

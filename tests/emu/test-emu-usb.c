@@ -259,6 +259,40 @@ START_TEST(bulk_round_trip_and_overflow)
 }
 END_TEST
 
+static void expect_data_block(libusb_device_handle *h, uint8_t seq)
+{
+	uint8_t buf[CCID_HEADER_LEN + 300];
+	int got = -1;
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_in, buf, sizeof(buf), &got,
+					      TIMEOUT_MS), 0);
+	ck_assert_int_ge(got, CCID_HEADER_LEN);
+	ck_assert_uint_eq(buf[CCID_OFF_TYPE], RDR_TO_PC_DATA_BLOCK);
+	ck_assert_uint_eq(buf[CCID_OFF_SEQ], seq);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS] & CCID_ICC_MASK, CCID_ICC_ABSENT);
+}
+
+START_TEST(bulk_out_message_spans_packets)
+{
+	libusb_device_handle *h = open_reader();
+	/* XfrBlock of 10 + 70 bytes sent as 64 + 16: one message, one answer. */
+	uint8_t msg[CCID_HEADER_LEN + 70] = { PC_TO_RDR_XFR_BLOCK, 70, 0, 0, 0, 0, 0x41 };
+	send_msg(h, msg, 64);
+	send_msg(h, msg + 64, sizeof(msg) - 64);
+	expect_data_block(h, 0x41);
+	/* Exactly one packet (10 + 54) followed by a zero-length packet: the
+	 * ZLP ends nothing new, so there is no second answer. */
+	uint8_t one[64] = { PC_TO_RDR_XFR_BLOCK, 54, 0, 0, 0, 0, 0x42 };
+	send_msg(h, one, sizeof(one));
+	int sent = -1;
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_out, one, 0, &sent, TIMEOUT_MS), 0);
+	expect_data_block(h, 0x42);
+	uint8_t buf[64];
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_in, buf, sizeof(buf), &sent, 300),
+			 LIBUSB_ERROR_TIMEOUT);
+	close_reader(h);
+}
+END_TEST
+
 START_TEST(interrupt_idle_costs_no_cpu_and_reports_slot_change)
 {
 	ck_assert_msg(prof->has_interrupt_ep, "profile " PROFILE " has no interrupt endpoint");
@@ -582,6 +616,7 @@ static Suite *emu_usb_suite(void)
 	tcase_add_test(tc, configuration_carries_ccid_descriptor);
 	tcase_add_test(tc, string_descriptors_over_ep0);
 	tcase_add_test(tc, bulk_round_trip_and_overflow);
+	tcase_add_test(tc, bulk_out_message_spans_packets);
 	tcase_add_test(tc, interrupt_idle_costs_no_cpu_and_reports_slot_change);
 	tcase_add_test(tc, stall_until_clear_halt);
 	tcase_add_test(tc, stats_count_transfers);
