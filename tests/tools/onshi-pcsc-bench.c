@@ -203,7 +203,13 @@ static int pick_reader(struct session *s, const struct options *o)
 	unsigned i = 0;
 	for (char *p = buf; *p && p < buf + len; p += strlen(p) + 1, i++) {
 		if (i == o->reader_index) {
-			snprintf(s->reader, sizeof s->reader, "%s", p);
+			size_t n = strlen(p);
+			/* A cut name would connect to no reader, or another one. */
+			if (n >= sizeof s->reader) {
+				fail("reader name of %zu bytes is too long", n);
+				return EX_PCSC;
+			}
+			memcpy(s->reader, p, n + 1);
 			return EX_OK;
 		}
 	}
