@@ -34,3 +34,14 @@ tests_unit_test_ifd_io_CPPFLAGS = $(AM_CPPFLAGS) $(CCID_CORE_CPPFLAGS)
 tests_unit_test_ifd_io_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PCSC_CFLAGS) $(LIBUSB_CFLAGS) -pthread
 tests_unit_test_ifd_io_LDADD = $(CCID_CORE_LIBS) $(LIBUSB_LIBS) $(CHECK_LIBS) -lpthread
 endif
+
+# The command layer over a scripted fake transport (replaces usb-transport.c).
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/test-ccid-cmd
+TESTS += tests/unit/test-ccid-cmd
+tests_unit_test_ccid_cmd_SOURCES = tests/unit/test-ccid-cmd.c \
+	driver/ccid-cmd.c driver/ccid-cmd.h driver/log.c driver/log.h
+tests_unit_test_ccid_cmd_CPPFLAGS = $(AM_CPPFLAGS) $(CCID_CORE_CPPFLAGS)
+tests_unit_test_ccid_cmd_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PCSC_CFLAGS) $(LIBUSB_CFLAGS) -pthread
+tests_unit_test_ccid_cmd_LDADD = $(CCID_CORE_LIBS) $(CHECK_LIBS) -lpthread
+endif
