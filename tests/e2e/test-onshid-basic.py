@@ -66,7 +66,9 @@ def props_changed(c, path, name, value):
 def run(rep, env, card, work):
     c = oc.Client(env.dbus_address)
     c.subscribe()
-    d = oc.Daemon(env)
+    # --trace-apdu: the PIN check of the log below then also covers the
+    # APDU trace, where VERIFY must appear cut to its header.
+    d = oc.Daemon(env, "--trace-apdu")
     try:
         rep.check("ReaderAdded signal", c.wait_for(
             lambda: any(s[2] == "ReaderAdded" for s in c.signals), 20), str(c.signals))
@@ -223,6 +225,10 @@ def run(rep, env, card, work):
     rep.check("onshid exits 0 on SIGTERM", status == 0, "status %s" % status)
     log = d.log_text()
     rep.check("daemon log holds no PIN", PIN not in log and WRONG not in log, log[-1500:])
+    hexpins = [p.encode().hex().upper() for p in (PIN, WRONG)]
+    rep.check("APDU trace present, VERIFY with data shown redacted",
+              "> 00200080 (redacted)" in log and "> 0020008004" not in log and
+              not any(h in log for h in hexpins), log[-1500:])
     return log
 
 
