@@ -339,6 +339,11 @@ IFD_EXPORT RESPONSECODE IFDHPowerICC(DWORD Lun, DWORD Action, PUCHAR Atr, PDWORD
 	case IFD_RESET: {
 		if (!Atr || !AtrLength)
 			return IFD_ERROR_POWER_ACTION;
+		/* CCID has no warm reset command: a reset is a power cycle, which
+		 * also restarts T=1 from N(S) = 0 on both sides. */
+		if (Action == IFD_RESET && slot->powered &&
+		    ccid_cmd_power_off(&r->dev, si, NULL) == CCIDC_NO_DEVICE)
+			return IFD_NO_SUCH_DEVICE;
 		RESPONSECODE rc = power_up(r, slot, si);
 		if (rc != IFD_SUCCESS)
 			return rc;
