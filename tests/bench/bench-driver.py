@@ -16,8 +16,9 @@ differs):
   * CPU seconds of pcscd + emulator while a client waits 5 s for events.
 
 Environment: ONSHI_BENCH_PROFILES (comma-separated, default
-tpdu-t1,short-apdu,extended-apdu), ONSHI_BENCH_QUICK=1 (fewer repetitions,
-for trying the script), ONSHI_BENCH_OUT (JSON results file).
+tpdu-t1,short-apdu,extended-apdu,pinpad; multi-slot also works),
+ONSHI_BENCH_QUICK=1 (fewer repetitions, for trying the script),
+ONSHI_BENCH_OUT (JSON results file).
 """
 import os
 import shutil
@@ -42,7 +43,7 @@ DRIVERS = (benchlib.LIBCCID, benchlib.ONSHI)
 
 
 def profiles():
-    text = os.environ.get("ONSHI_BENCH_PROFILES") or "tpdu-t1,short-apdu,extended-apdu"
+    text = os.environ.get("ONSHI_BENCH_PROFILES") or "tpdu-t1,short-apdu,extended-apdu,pinpad"
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
