@@ -45,12 +45,6 @@ int bench_stats_compute(uint64_t *samples, size_t n, struct bench_stats *out)
 	return 0;
 }
 
-uint64_t bench_elapsed_ns(int64_t start_sec, long start_nsec, int64_t end_sec, long end_nsec)
-{
-	int64_t ns = (end_sec - start_sec) * 1000000000LL + (int64_t)(end_nsec - start_nsec);
-	return ns > 0 ? (uint64_t)ns : 0;
-}
-
 int bench_parse_counters(const char *reply, struct bench_counters *out)
 {
 	static const char *const keys[] = {

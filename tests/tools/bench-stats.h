@@ -39,7 +39,4 @@ struct bench_counters {
  * present exactly once as a decimal number, else -1. */
 int bench_parse_counters(const char *reply, struct bench_counters *out);
 
-/* Nanoseconds between two CLOCK_MONOTONIC readings (0 if end < start). */
-uint64_t bench_elapsed_ns(int64_t start_sec, long start_nsec, int64_t end_sec, long end_nsec);
-
 #endif

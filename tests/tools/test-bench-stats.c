@@ -78,14 +78,6 @@ START_TEST(test_empty_and_bad_percentile)
 }
 END_TEST
 
-START_TEST(test_elapsed)
-{
-	ck_assert_uint_eq(bench_elapsed_ns(1, 999999999, 2, 1), 2);
-	ck_assert_uint_eq(bench_elapsed_ns(5, 0, 5, 0), 0);
-	ck_assert_uint_eq(bench_elapsed_ns(5, 10, 4, 0), 0);
-}
-END_TEST
-
 START_TEST(test_counters_parse)
 {
 	struct bench_counters c;
@@ -134,7 +126,6 @@ static Suite *bench_stats_suite(void)
 	tcase_add_test(tc, test_even_count_median_is_mean_of_middle);
 	tcase_add_test(tc, test_p99_nearest_rank);
 	tcase_add_test(tc, test_empty_and_bad_percentile);
-	tcase_add_test(tc, test_elapsed);
 	tcase_add_test(tc, test_counters_parse);
 	tcase_add_test(tc, test_counters_reject);
 	suite_add_tcase(s, tc);
