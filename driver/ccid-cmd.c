@@ -34,6 +34,7 @@ bool ccid_dev_init(struct ccid_dev *dev, struct usb_transport *usb, unsigned log
 	dev->usb = usb;
 	dev->info = *usbt_interface(usb);
 	dev->log_id = log_id;
+	dev->timeout_factor = 1;
 	size_t max = dev->info.desc.max_message_length;   /* validated by ccid-desc */
 	dev->tx_cap = max;
 	dev->rx_cap = (max + 1 + 511) & ~(size_t)511;
@@ -137,7 +138,7 @@ enum ccid_cmd_status ccid_cmd_roundtrip_locked(struct ccid_dev *dev, uint8_t *fr
 			abort_command(dev, slot, seq);
 			return CCIDC_TIMEOUT;
 		}
-		uint32_t wait = atr_apply_multiplier_ms(timeout_ms, multiplier);
+		uint32_t wait = atr_apply_multiplier_ms(timeout_ms, multiplier * dev->timeout_factor);
 		if (wait > deadline - now)
 			wait = (uint32_t)(deadline - now);
 		size_t got = 0;
@@ -532,14 +533,18 @@ enum ccid_cmd_status ccid_cmd_transmit(struct ccid_dev *dev, uint8_t slot,
 				&got, NULL, result);
 		*resp_len = got;
 		break;
+	case CCID_LEVEL_EXTENDED_APDU:
+		if (!dev->force_short_apdu) {
+			st = transmit_extended(dev, slot, proto, apdu, len, resp, cap, resp_len,
+					       log_flags, result);
+			break;
+		}
+		/* the reader fails chained frames: one XfrBlock, as at short level */
+		__attribute__((fallthrough));
 	case CCID_LEVEL_SHORT_APDU:
 		st = xfr_locked(dev, slot, 0, 0, apdu, len, proto->timeout_ms, log_flags, resp, cap,
 				&got, NULL, result);
 		*resp_len = got;
-		break;
-	case CCID_LEVEL_EXTENDED_APDU:
-		st = transmit_extended(dev, slot, proto, apdu, len, resp, cap, resp_len, log_flags,
-				       result);
 		break;
 	default:
 		st = CCIDC_NOT_SUPPORTED;

@@ -61,6 +61,8 @@ struct ccid_dev {
 	struct usb_transport *usb;
 	struct ccid_interface_info info;
 	unsigned log_id;          /* reader number in logs */
+	unsigned timeout_factor;  /* multiplies every read timeout (slow-open quirk); 1 */
+	bool force_short_apdu;    /* ext-apdu-broken quirk: no wLevelParameter chaining */
 	pthread_mutex_t io_lock;
 	uint8_t seq;
 	uint8_t *tx, *rx;

@@ -13,6 +13,7 @@ driver_libifd_onshi_la_SOURCES = \
 	driver/ccid-cmd.c driver/ccid-cmd.h \
 	driver/usb-transport.c driver/usb-transport.h \
 	driver/reader-registry.c driver/reader-registry.h \
+	driver/reader-quirks.c driver/reader-quirks.h \
 	driver/log.c driver/log.h
 driver_libifd_onshi_la_CPPFLAGS = $(AM_CPPFLAGS) $(CCID_CORE_CPPFLAGS)
 driver_libifd_onshi_la_CFLAGS = $(AM_CFLAGS) $(PCSC_CFLAGS) $(LIBUSB_CFLAGS) -pthread
@@ -29,7 +30,8 @@ if HAVE_CHECK
 check_PROGRAMS += tests/unit/test-ifd-io
 TESTS += tests/unit/test-ifd-io
 tests_unit_test_ifd_io_SOURCES = tests/unit/test-ifd-io.c \
-	driver/log.c driver/log.h driver/usb-transport.c driver/usb-transport.h
+	driver/log.c driver/log.h driver/usb-transport.c driver/usb-transport.h \
+	driver/reader-quirks.c driver/reader-quirks.h
 tests_unit_test_ifd_io_CPPFLAGS = $(AM_CPPFLAGS) $(CCID_CORE_CPPFLAGS)
 tests_unit_test_ifd_io_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PCSC_CFLAGS) $(LIBUSB_CFLAGS) -pthread
 tests_unit_test_ifd_io_LDADD = $(CCID_CORE_LIBS) $(LIBUSB_LIBS) $(CHECK_LIBS) -lpthread

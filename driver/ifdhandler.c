@@ -4,6 +4,7 @@
  * Lun table in reader-registry.c. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <ifdhandler.h>
 #include <reader.h>
@@ -22,6 +23,7 @@
 #define SIMULTANEOUS_READERS 255
 #define WINDOWS_GET_FEATURE_REQUEST 0x313520u   /* SCARD_CTL_CODE(3400), Windows style */
 #define CHANNEL_ID_USB 0x0020u
+#define ERROR_BACKOFF_MS 400u   /* pcscd's PCSCLITE_STATUS_POLL_RATE */
 
 static RESPONSECODE from_cmd(enum ccid_cmd_status st, enum ccid_result res)
 {
@@ -64,6 +66,14 @@ IFD_EXPORT RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName)
 		reg_close(Lun);
 		return IFD_COMMUNICATION_ERROR;
 	}
+	const struct usbt_identity *id = usbt_identity(r->usb);
+	if (quirks_firmware_too_old(&r->quirks, id->bcd_device)) {
+		ifd_log(IFD_LOG_CRITICAL, "reader %u: firmware %X.%02X is older than %X.%02X, which "
+			"this reader needs (readers.list min-firmware)", r->key, id->bcd_device >> 8,
+			id->bcd_device & 0xFF, r->quirks.min_firmware >> 8, r->quirks.min_firmware & 0xFF);
+		reg_close(Lun);
+		return IFD_COMMUNICATION_ERROR;
+	}
 	/* First exchange: proves the bulk pipes work (and, after a replug,
 	 * that this is a fresh device). */
 	uint8_t icc = 0;
@@ -75,10 +85,9 @@ IFD_EXPORT RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName)
 		reg_close(Lun);
 		return st == CCIDC_NO_DEVICE ? IFD_NO_SUCH_DEVICE : IFD_COMMUNICATION_ERROR;
 	}
-	const struct usbt_identity *id = usbt_identity(r->usb);
 	ifd_log(IFD_LOG_INFO, "reader %u slot %u: %04X:%04X \"%s\", %s level, %u slot(s), %s", r->key,
 		si, id->vid, id->pid, id->product, ccid_level_name(r->dev.info.desc.level), r->slots,
-		r->dev.info.has_interrupt ? "interrupt endpoint" : "no interrupt endpoint");
+		r->has_interrupt ? "interrupt endpoint" : "no interrupt endpoint");
 	return IFD_SUCCESS;
 }
 
@@ -122,8 +131,15 @@ static RESPONSECODE poll_slot_change(DWORD Lun, int timeout_ms)
 		return IFD_SUCCESS;
 	case REG_WAIT_REMOVED:
 		return IFD_NO_SUCH_DEVICE;
-	default:
+	default: {
+		/* The interrupt pipe failed (not unplugged): wait as long as pcscd
+		 * would between presence polls, so a pipe that keeps failing at
+		 * once cannot turn pcscd's event thread into a busy loop. */
+		unsigned ms = (unsigned)timeout_ms < ERROR_BACKOFF_MS ? (unsigned)timeout_ms : ERROR_BACKOFF_MS;
+		struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
 		return IFD_COMMUNICATION_ERROR;
+	}
 	}
 }
 
@@ -198,7 +214,7 @@ IFD_EXPORT RESPONSECODE IFDHGetCapabilities(DWORD Lun, DWORD Tag, PDWORD Length,
 		/* one bulk pipe pair: the device lock serialises slots anyway */
 		return put_byte(Value, Length, 0);
 	case TAG_IFD_POLLING_THREAD_WITH_TIMEOUT: {
-		if (!r->dev.info.has_interrupt)
+		if (!r->has_interrupt)
 			return IFD_ERROR_TAG;   /* pcscd polls IFDHICCPresence instead */
 		RESPONSECODE (*fn)(DWORD, int) = poll_slot_change;
 		return put_bytes(Value, Length, &fn, sizeof fn);
@@ -206,7 +222,7 @@ IFD_EXPORT RESPONSECODE IFDHGetCapabilities(DWORD Lun, DWORD Tag, PDWORD Length,
 	case TAG_IFD_POLLING_THREAD_KILLABLE:
 		return put_byte(Value, Length, 0);
 	case TAG_IFD_STOP_POLLING_THREAD: {
-		if (!r->dev.info.has_interrupt)
+		if (!r->has_interrupt)
 			return IFD_ERROR_TAG;
 		RESPONSECODE (*fn)(DWORD) = stop_polling;
 		return put_bytes(Value, Length, &fn, sizeof fn);
@@ -304,6 +320,7 @@ static RESPONSECODE power_up(struct ifd_reader *r, struct ifd_slot *slot, uint8_
 	memcpy(slot->atr, atr, atr_len);
 	slot->atr_len = atr_len;
 	slot->powered = true;
+	r->dev.timeout_factor = 1;   /* slow-open: only the first exchanges are slow */
 	slot->proto.protocol = slot->atr_info.default_protocol == 1 ? 1 : 0;
 	slot->proto.timeout_ms = atr_read_timeout_ms(&slot->atr_info, slot->proto.protocol, 372, 1,
 						     r->dev.info.desc.default_clock_khz);

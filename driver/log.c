@@ -18,6 +18,8 @@ extern void log_msg(const int priority, const char *fmt, ...) __attribute__((wea
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 static uint32_t log_level = IFD_LOG_DEFAULT;
 static uint32_t driver_options;
+static char *plist_text;
+static size_t plist_len;
 
 bool ifd_parse_u32(const char *text, uint32_t *out)
 {
@@ -111,7 +113,8 @@ static void config_load_once(void)
 		log_level = v;
 	if (plist && ifd_plist_u32(plist, len, "ifdDriverOptions", &v))
 		driver_options = v;
-	free(plist);
+	plist_text = plist;   /* kept: per-reader quirks are looked up at each open */
+	plist_len = len;
 	const char *env = getenv("ONSHI_IFD_LOGLEVEL");
 	if (env && ifd_parse_u32(env, &v))
 		log_level = v;
@@ -126,6 +129,13 @@ uint32_t ifd_log_level(void)
 {
 	ifd_config_load();
 	return log_level;
+}
+
+const char *ifd_config_plist(size_t *len)
+{
+	ifd_config_load();
+	*len = plist_len;
+	return plist_text;
 }
 
 uint32_t ifd_driver_options(void)

@@ -33,6 +33,9 @@
 void ifd_config_load(void);
 uint32_t ifd_log_level(void);
 uint32_t ifd_driver_options(void);
+/* The bundle's Info.plist text as read at configuration time (kept for the
+ * process lifetime), or NULL when it could not be read. */
+const char *ifd_config_plist(size_t *len);
 
 /* Parses "0x1F" / "31" (and surrounding blanks); false if not a number. */
 bool ifd_parse_u32(const char *text, uint32_t *out);

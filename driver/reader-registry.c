@@ -77,6 +77,20 @@ static struct ifd_reader *reader_new(unsigned key, const char *device_name, enum
 		return NULL;
 	}
 	r->slots = r->dev.info.desc.slots;
+	size_t plen = 0;
+	const char *plist = ifd_config_plist(&plen);
+	const struct usbt_identity *id = usbt_identity(r->usb);
+	if (quirks_from_plist(plist, plen, id->vid, id->pid, &r->quirks)) {
+		if (r->quirks.slow_open)
+			r->dev.timeout_factor = QUIRK_SLOW_OPEN_FACTOR;
+		r->dev.force_short_apdu = r->quirks.ext_apdu_broken;
+		ifd_log(IFD_LOG_INFO, "reader %u: quirks%s%s%s, min firmware %X.%02X", key,
+			r->quirks.slow_open ? " slow-open" : "",
+			r->quirks.no_interrupt ? " no-interrupt" : "",
+			r->quirks.ext_apdu_broken ? " ext-apdu-broken" : "",
+			r->quirks.min_firmware >> 8, r->quirks.min_firmware & 0xFF);
+	}
+	r->has_interrupt = r->dev.info.has_interrupt && !r->quirks.no_interrupt;
 	if (r->slots == 0 || r->slots > CCID_DESC_MAX_SLOT_INDEX + 1) {  /* ccid-desc checks too */
 		reader_free(r);
 		return NULL;

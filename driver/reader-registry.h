@@ -25,6 +25,7 @@
 
 #include "atr.h"
 #include "ccid-cmd.h"
+#include "reader-quirks.h"
 #include "usb-transport.h"
 
 struct ifd_slot {
@@ -46,6 +47,8 @@ struct ifd_reader {
 	struct ccid_dev dev;
 	unsigned slots;
 	unsigned open_slots;
+	struct reader_quirks quirks;
+	bool has_interrupt;          /* interrupt endpoint present and not quirked off */
 	struct ifd_slot slot[CCID_DESC_MAX_SLOT_INDEX + 1];
 
 	pthread_mutex_t notify_lock;

@@ -171,6 +171,10 @@ def main():
                     rep.check("%s: pcscd loaded onshi's driver (ifd-onshi in its log)" % profile,
                               "ifd-onshi: reader" in log and "libccid" not in log,
                               e2elib.tail(env.pcscd_log))
+                    if profile == "short-apdu":   # ACR122U in readers.list
+                        rep.check("short-apdu: Info.plist quirks applied (slow-open, "
+                                  "min-firmware 2.06 met by bcdDevice 2.14)",
+                                  "quirks slow-open, min firmware 2.06" in log, "")
                     sub = os.path.join(work, profile)
                     os.mkdir(sub)
                     read_and_sign(rep, env, profile + (" slot 0" if multi else ""), 0, card,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "reader-quirks.h"
 #include "usb-transport.h"
 
 START_TEST(name_libudev)
@@ -116,6 +117,55 @@ START_TEST(secret_apdus)
 }
 END_TEST
 
+static const char quirk_plist[] =
+	"<key>ifdVendorID</key>\n<array>\n<string>0x054C</string>\n<string>0x072F</string>\n"
+	"<string>0x04E6</string>\n</array>\n"
+	"<key>ifdProductID</key>\n<array>\n<string>0x0DC9</string>\n<string>0x2200</string>\n"
+	"<string>0x511A</string>\n</array>\n"
+	"<key>ifdFriendlyName</key>\n<array>\n<string>a</string>\n<string>b</string>\n"
+	"<string>c</string>\n</array>\n"
+	"<key>ifdOnshiQuirks</key>\n<array>\n<string>contactless</string>\n"
+	"<string>contactless,slow-open,min-firmware=2.06,kernel-nfc=pn533_usb</string>\n"
+	"<string>vendor-class,no-interrupt,ext-apdu-broken</string>\n</array>\n";
+
+START_TEST(quirks_lookup)
+{
+	struct reader_quirks q;
+	ck_assert(quirks_from_plist(quirk_plist, strlen(quirk_plist), 0x072F, 0x2200, &q));
+	ck_assert(q.slow_open);
+	ck_assert(!q.no_interrupt);
+	ck_assert_uint_eq(q.min_firmware, 0x0206);
+	ck_assert(quirks_firmware_too_old(&q, 0x0205));
+	ck_assert(!quirks_firmware_too_old(&q, 0x0214));
+	ck_assert(quirks_from_plist(quirk_plist, strlen(quirk_plist), 0x04E6, 0x511A, &q));
+	ck_assert(q.no_interrupt);
+	ck_assert(q.ext_apdu_broken);
+	ck_assert(!q.slow_open);
+	ck_assert(!quirks_firmware_too_old(&q, 0x0001));
+	ck_assert(quirks_from_plist(quirk_plist, strlen(quirk_plist), 0x054C, 0x0DC9, &q));
+	ck_assert(!q.no_interrupt && !q.slow_open && !q.ext_apdu_broken && !q.min_firmware);
+	/* absent reader, truncated or missing arrays: no quirks */
+	ck_assert(!quirks_from_plist(quirk_plist, strlen(quirk_plist), 0x072F, 0xB100, &q));
+	ck_assert(!quirks_from_plist(quirk_plist, 200, 0x072F, 0x2200, &q));
+	ck_assert(!q.slow_open);
+	ck_assert(!quirks_from_plist(NULL, 0, 0x072F, 0x2200, &q));
+}
+END_TEST
+
+START_TEST(quirk_words)
+{
+	struct reader_quirks q;
+	quirks_parse_words("none", 4, &q);
+	ck_assert(!q.no_interrupt && !q.slow_open && !q.min_firmware);
+	quirks_parse_words("min-firmware=2.6", 16, &q);   /* malformed: ignored */
+	ck_assert_uint_eq(q.min_firmware, 0);
+	quirks_parse_words("min-firmware=12.34", 18, &q);
+	ck_assert_uint_eq(q.min_firmware, 0x1234);
+	quirks_parse_words("slow-open,", 10, &q);
+	ck_assert(q.slow_open);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ifd-io");
@@ -127,6 +177,8 @@ int main(void)
 	tcase_add_test(tc, plist_values);
 	tcase_add_test(tc, frame_dump_redacts_secrets);
 	tcase_add_test(tc, secret_apdus);
+	tcase_add_test(tc, quirks_lookup);
+	tcase_add_test(tc, quirk_words);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
