@@ -261,6 +261,13 @@ static uint8_t *read_cert(struct op *op, enum jpki_cert which, size_t *len)
 		return NULL;
 	}
 	op->rc = jpki_read_certificate(op->r->card, which, 0, false, buf, CERT_CAP, len);
+	/* CERT_CAP is far above any JPKI certificate: a larger length header
+	 * is the card's fault, not the caller's (never InvalidArgs). */
+	if (op->rc == JPKI_ERR_BUFFER_TOO_SMALL) {
+		log_warning("reader %u: the card announces a certificate over %u bytes", op->r->index,
+			    CERT_CAP);
+		op->rc = JPKI_ERR_CARD_PROTOCOL;
+	}
 	if (op->rc != JPKI_OK) {
 		free(buf);
 		return NULL;
