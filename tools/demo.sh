@@ -62,14 +62,10 @@ sh "$top/tests/vcard/mkcard.sh" "$work/card" >/dev/null
 
 # ---- the job -------------------------------------------------------------
 echo "== reader profile $profile, driver $driver, private pcscd"
-extra=()
-# The pinpad profile copies an SPR532 with firmware 5.04, which libccid
-# refuses unless its owner sets DRIVER_OPTION_USE_BOGUS_FIRMWARE.
-[ "$profile" != pinpad ] || [ "$driver" != libccid ] || extra=(--libccid-options 0x04)
 status=0
 # shellcheck disable=SC2016 # $1/$2 expand in the inner shell
 "$python" "$top/tests/harness/onshi_testenv.py" --profile "$profile" --driver "$driver" \
-	"${extra[@]}" --card "vcard:$work/card" -- sh -c '
+	--card "vcard:$work/card" -- sh -c '
 	set -e
 	"$1" --timeout 15000 wait-card >/dev/null
 	"$1" list | sed -n "1s/^0: /reader: /p"

@@ -21,11 +21,11 @@ from e2elib import TestEnv, EnvError  # noqa: E402
 # Profiles whose reader carries extended APDUs with libccid: TPDU (T=1
 # chaining does it) and extended-APDU level.  A short-APDU reader cannot.
 EXTENDED_OK = {"tpdu-t1", "extended-apdu", "multi-slot", "pinpad"}
-# libccid refuses an SPR532 whose bcdDevice is below 5.10 ("Firmware is
-# bogus") unless DRIVER_OPTION_USE_BOGUS_FIRMWARE (0x04) is set, which is
-# what an owner of such a reader configures.  The pinpad profile copies an
-# SPR532; if it reports an older firmware, run libccid with that option.
-LIBCCID_OPTIONS = {"pinpad": 0x04}
+# Debian's libccid runs with its stock options on every profile: it is the
+# witness that the emulator speaks real CCID, so no profile may need a
+# libccid workaround (the pinpad profile reports SPR532 firmware 5.10, the
+# first one libccid does not refuse as bogus).
+LIBCCID_OPTIONS = {}
 
 
 def read_and_sign(rep, env, label, reader, carddir, work, pin, extended):
