@@ -40,6 +40,7 @@ dist_check_SCRIPTS += $(ONSHICTL_E2E_TESTS)
 TESTS += $(ONSHICTL_E2E_TESTS)
 
 # onshi's own IFD handler through pcscd (driver/ifd.mk builds the bundle).
-ONSHI_DRIVER_E2E_TESTS = tests/e2e/test-onshi-driver.py tests/e2e/test-onshi-driver-faults.py
+ONSHI_DRIVER_E2E_TESTS = tests/e2e/test-onshi-driver.py tests/e2e/test-onshi-driver-faults.py \
+	tests/e2e/test-onshi-driver-part10.py
 dist_check_SCRIPTS += $(ONSHI_DRIVER_E2E_TESTS)
 TESTS += $(ONSHI_DRIVER_E2E_TESTS)
