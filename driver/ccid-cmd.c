@@ -576,7 +576,7 @@ enum ccid_cmd_status ccid_cmd_secure(struct ccid_dev *dev, uint8_t slot,
                                      enum ccid_result *result)
 {
 	const size_t header = modify ? PIN_MODIFY_HEADER_LEN : PIN_VERIFY_HEADER_LEN;
-	const size_t teo_off = modify ? 17 : PIN_VERIFY_bTeoPrologue;
+	const size_t teo_off = modify ? PIN_MODIFY_bTeoPrologue : PIN_VERIFY_bTeoPrologue;
 	*resp_len = 0;
 	*result = CCID_RES_OK;
 	if (len < header + 4 || len > ccid_max_payload(dev))
