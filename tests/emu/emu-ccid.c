@@ -70,10 +70,11 @@ struct emu_ccid {
 	uint32_t prng;
 	uint8_t last_seq;
 
-	pthread_mutex_t lock;      /* guards busy/abort_requested, shared with abort_wait() */
-	pthread_cond_t cond;
+	pthread_mutex_t lock;      /* guards busy/abort_requested/icc_snapshot, shared with */
+	pthread_cond_t cond;       /* abort_wait() and answer_busy() */
 	bool busy;
 	bool abort_requested;
+	uint8_t icc_snapshot[EMU_MAX_SLOTS]; /* bmICCStatus per slot when the last command began */
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -152,6 +153,15 @@ static void fault_used(emu_ccid *c)
 		c->fault = EMU_FAULT_NONE;
 		c->fault_count = 0;
 	}
+}
+
+/* Firmware thread: publish the slots' ICC status for emu_ccid_answer_busy(). */
+static void snapshot_icc(emu_ccid *c)
+{
+	pthread_mutex_lock(&c->lock);
+	for (unsigned i = 0; i < c->p->nslots; i++)
+		c->icc_snapshot[i] = icc_status(c, i);
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* ---- waiting ---------------------------------------------------------------- */
@@ -892,6 +902,25 @@ void emu_ccid_bulk_out(emu_ccid *c, const uint8_t *msg, size_t len)
 	c->busy = false;
 	c->abort_requested = false;
 	pthread_mutex_unlock(&c->lock);
+	snapshot_icc(c);
+}
+
+bool emu_ccid_answer_busy(emu_ccid *c, const uint8_t *msg, size_t len)
+{
+	if (!c || !msg || len < CCID_HEADER_LEN || msg[CCID_OFF_TYPE] == PC_TO_RDR_ABORT ||
+	    msg[CCID_OFF_SLOT] >= c->p->nslots)
+		return false;
+	uint8_t frame[CCID_HEADER_LEN] = { 0 };
+	frame[CCID_OFF_TYPE] = response_type(msg[CCID_OFF_TYPE]);
+	frame[CCID_OFF_SLOT] = msg[CCID_OFF_SLOT];
+	frame[CCID_OFF_SEQ] = msg[CCID_OFF_SEQ];
+	pthread_mutex_lock(&c->lock);
+	frame[CCID_OFF_STATUS] = c->icc_snapshot[msg[CCID_OFF_SLOT]] | CCID_CMD_FAILED;
+	pthread_mutex_unlock(&c->lock);
+	frame[CCID_OFF_ERROR] = CCID_ERR_CMD_SLOT_BUSY;
+	/* never through emit_response(): the frame faults belong to the firmware thread */
+	c->env.bulk_in(c->env.user, frame, sizeof(frame));
+	return true;
 }
 
 /* ---- class requests ------------------------------------------------------------- */
@@ -944,6 +973,7 @@ void emu_ccid_insert(emu_ccid *c, unsigned slot, emu_card *card)
 	/* until the first ATR, GetParameters reports the ISO defaults */
 	(void)emu_atr_parse(NULL, 0, &s->atr_info);
 	set_default_parameters(c, s);
+	snapshot_icc(c);
 	notify_slot_change(c, slot);
 }
 
@@ -955,6 +985,7 @@ void emu_ccid_remove(emu_ccid *c, unsigned slot)
 	slot_deactivate(s);
 	emu_card_destroy(s->card);
 	s->card = NULL;
+	snapshot_icc(c);
 	notify_slot_change(c, slot);
 }
 
@@ -1030,6 +1061,7 @@ emu_ccid *emu_ccid_new(const emu_profile *profile, const emu_ccid_env *env)
 	c->prng = 0x4F4E5348u;   /* "ONSH": the same PUPIs every run */
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	snapshot_icc(c);
 	c->out = malloc(c->accept_msg);
 	c->capdu = malloc(EMU_CAPDU_MAX);
 	c->rapdu = malloc(EMU_RAPDU_MAX);

@@ -86,6 +86,17 @@ void emu_ccid_set_card_delay(emu_ccid *ccid, unsigned slot, unsigned ms);
 /* Any thread: cut short the current wait_ms() (CCID Abort, unplug). */
 void emu_ccid_abort_wait(emu_ccid *ccid);
 
+/* Any thread, for a command that arrives while the reader still works on
+ * an earlier one (every profile has bMaxCCIDBusySlots 1): answer it at once
+ * as a real reader does, through env.bulk_in: the command's response type,
+ * bSeq and bSlot echoed, bStatus "failed" with the slot's ICC status as it
+ * was when the busy command began, bError CMD_SLOT_BUSY (0xE0).  Returns
+ * false, sending nothing, for a message the firmware must still see:
+ * PC_to_RDR_Abort (it completes the abort of the busy command) and one too
+ * short to carry a header or naming no slot of this reader (the firmware's
+ * own error answers those).  The caller decides that the reader is busy. */
+bool emu_ccid_answer_busy(emu_ccid *ccid, const uint8_t *msg, size_t len);
+
 /* Counters for benchmarks and tests. */
 typedef struct emu_ccid_stats {
 	unsigned long commands;       /* PC_to_RDR messages handled */

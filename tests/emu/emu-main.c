@@ -61,6 +61,7 @@ struct reader {
 	GCond jobs_cond;
 	GQueue jobs;
 	bool fw_quit;
+	unsigned commands_in_flight; /* PC_to_RDR messages queued or running (jobs_lock) */
 
 	/* wait_ms() and what cuts it short */
 	GMutex wait_lock;
@@ -174,6 +175,13 @@ typedef struct bulk_msg {
 	uint8_t data[];
 } bulk_msg;
 
+static void command_done(reader *r)
+{
+	g_mutex_lock(&r->jobs_lock);
+	r->commands_in_flight--;
+	g_mutex_unlock(&r->jobs_lock);
+}
+
 static void job_bulk_out(reader *r, void *data)
 {
 	bulk_msg *m = data;
@@ -181,15 +189,30 @@ static void job_bulk_out(reader *r, void *data)
 	clear_abort(r);
 	emu_ccid_bulk_out(r->ccid, m->data, m->len);
 	g_free(m);
+	command_done(r);
 }
 
+/* A reader works on one command at a time (bMaxCCIDBusySlots 1): one that
+ * comes while another is queued or running is answered CMD_SLOT_BUSY at
+ * once instead of waiting its turn; PC_to_RDR_Abort still goes through. */
 static void sink_bulk_out(void *user, const uint8_t *msg, size_t len)
 {
 	reader *r = user;
+	g_mutex_lock(&r->jobs_lock);
+	bool busy = r->commands_in_flight > 0;
+	g_mutex_unlock(&r->jobs_lock);
+	if (busy && emu_ccid_answer_busy(r->ccid, msg, len))
+		return;
 	bulk_msg *m = g_malloc(sizeof(*m) + len);
 	m->len = len;
 	memcpy(m->data, msg, len);
-	fw_call(r, job_bulk_out, m, false);
+	g_mutex_lock(&r->jobs_lock);
+	r->commands_in_flight++;
+	g_mutex_unlock(&r->jobs_lock);
+	if (!fw_call(r, job_bulk_out, m, false)) {
+		g_free(m);
+		command_done(r);
+	}
 }
 
 static void job_class_request(reader *r, void *data)

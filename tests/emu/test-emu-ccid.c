@@ -1062,6 +1062,53 @@ START_TEST(abort_request_and_message_pair)
 }
 END_TEST
 
+/* A command that comes while the reader is busy: CMD_SLOT_BUSY at once. */
+static unsigned busy_msg(emu_ccid *c, uint8_t type, uint8_t slot, uint8_t seq, bool *answered)
+{
+	uint8_t msg[CCID_HEADER_LEN] = { type, 0, 0, 0, 0, slot, seq };
+	unsigned first = B.nframes;
+	*answered = emu_ccid_answer_busy(c, msg, sizeof(msg));
+	return first;
+}
+
+START_TEST(busy_answer_is_slot_busy_at_once)
+{
+	emu_ccid *c = reader("multi-slot");
+	bool answered = false;
+	/* empty slots: SlotStatus, ICC absent */
+	unsigned i = busy_msg(c, PC_TO_RDR_GET_SLOT_STATUS, 0, 0x51, &answered);
+	ck_assert(answered);
+	EXPECT_FRAME(i, 0x81, 0, 0, 0, 0, 0x00, 0x51, CCID_CMD_FAILED | CCID_ICC_ABSENT,
+		     CCID_ERR_CMD_SLOT_BUSY, 0x00);
+	/* the status is the slot's own: slot 0 powered, slot 1 inserted only */
+	insert(c, 0);
+	insert(c, 1);
+	power_on(c, 0);
+	i = busy_msg(c, PC_TO_RDR_XFR_BLOCK, 0, 0x52, &answered);
+	ck_assert(answered);
+	EXPECT_FRAME(i, 0x80, 0, 0, 0, 0, 0x00, 0x52, CCID_CMD_FAILED | CCID_ICC_PRESENT_ACTIVE,
+		     CCID_ERR_CMD_SLOT_BUSY, 0x00);
+	i = busy_msg(c, PC_TO_RDR_SET_PARAMETERS, 1, 0x53, &answered);
+	ck_assert(answered);
+	EXPECT_FRAME(i, 0x82, 0, 0, 0, 0, 0x01, 0x53, CCID_CMD_FAILED | CCID_ICC_PRESENT_INACTIVE,
+		     CCID_ERR_CMD_SLOT_BUSY, 0x00);
+	/* left to the firmware: Abort, a slot that does not exist, a short message */
+	unsigned before = B.nframes;
+	busy_msg(c, PC_TO_RDR_ABORT, 0, 0x54, &answered);
+	ck_assert(!answered);
+	busy_msg(c, PC_TO_RDR_GET_SLOT_STATUS, 2, 0x55, &answered);
+	ck_assert(!answered);
+	const uint8_t shorty[5] = { PC_TO_RDR_GET_SLOT_STATUS };
+	ck_assert(!emu_ccid_answer_busy(c, shorty, sizeof(shorty)));
+	ck_assert_uint_eq(B.nframes, before);
+	/* frame faults are the firmware's: a busy answer is never altered */
+	emu_ccid_inject(c, EMU_FAULT_WRONG_SEQ, 1);
+	i = busy_msg(c, PC_TO_RDR_GET_SLOT_STATUS, 0, 0x56, &answered);
+	ck_assert_uint_eq(B.frame[i][CCID_OFF_SEQ], 0x56);
+	emu_ccid_free(c);
+}
+END_TEST
+
 /* ---- faults -------------------------------------------------------------------------- */
 
 START_TEST(frame_faults)
@@ -1272,6 +1319,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, secure_structure_checked);
 	tcase_add_test(tc, secure_modify_and_bcd_formats);
 	tcase_add_test(tc, abort_request_and_message_pair);
+	tcase_add_test(tc, busy_answer_is_slot_busy_at_once);
 	tcase_add_test(tc, frame_faults);
 	tcase_add_test(tc, card_faults);
 	tcase_add_test(tc, abort_wait_from_another_thread);

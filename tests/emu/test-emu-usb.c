@@ -7,7 +7,9 @@
  * UMOCKDEV_DIR, runs the Check suite there, then tells the emulator to quit.
  * Tests run in order against one emulator; unplug/replug comes last.
  * Everything asserted holds for any correct CCID firmware behind the USB
- * layer: no card is inserted, so no card answer is assumed.
+ * layer: no card is inserted, so no card answer is assumed, except in
+ * command_while_busy_gets_slot_busy, which inserts a replay card (and takes
+ * it out again) to keep the firmware busy.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -572,6 +574,83 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *t)
 	*(int *)t->user_data = 1;
 }
 
+/* One bulk IN frame: its length, or a libusb error. */
+static int read_frame(libusb_device_handle *h, uint8_t *buf, int size, unsigned ms)
+{
+	int got = -1;
+	int r = libusb_bulk_transfer(h, prof->ep_bulk_in, buf, size, &got, ms);
+	return r == 0 ? got : r;
+}
+
+/* The My Number contact ATR (T=1, IFSC 251, BWT about 1.4 s at 4 MHz). */
+#define MYNUMBER_ATR_HEX "3B DA 13 FF 81 31 FB 46 80 12 39 2F 31 C1 73 C6 01 C0 3B"
+
+START_TEST(command_while_busy_gets_slot_busy)
+{
+	/* A replay card that takes 800 ms over its one APDU. */
+	char path[256];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(path, sizeof(path), "%s/emu-usb-busy-%d.apdu", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "! power-on " MYNUMBER_ATR_HEX "\n> 00 A4 00 00\n< 90 00\n");
+	ck_assert_int_eq(fclose(f), 0);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "insert 0 replay:%s", path);
+	ctl_ok(cmd);
+	ctl_ok("card-delay 0 800");
+	libusb_device_handle *h = open_reader();
+	drain_interrupt(h, 100);
+	uint8_t buf[CCID_HEADER_LEN + 300];
+	/* usbfs_answers_like_the_kernel left an Abort request (bSeq 5) without
+	 * its PC_to_RDR_Abort: end that handshake, or the slot answers
+	 * CMD_ABORTED to everything (CCID 1.1 §5.3.1). */
+	const uint8_t end_abort[CCID_HEADER_LEN] = { PC_TO_RDR_ABORT, 0, 0, 0, 0, 0, 0x05 };
+	send_msg(h, end_abort, sizeof(end_abort));
+	ck_assert_int_eq(read_frame(h, buf, sizeof(buf), TIMEOUT_MS), CCID_HEADER_LEN);
+
+	const uint8_t power_on[CCID_HEADER_LEN] = { PC_TO_RDR_ICC_POWER_ON, 0, 0, 0, 0, 0, 0x61 };
+	send_msg(h, power_on, sizeof(power_on));
+	int n = read_frame(h, buf, sizeof(buf), TIMEOUT_MS);
+	ck_assert_msg(n == CCID_HEADER_LEN + 19, "power-on answer of %d bytes: %02X seq %02X status %02X error %02X",
+		      n, buf[0], buf[CCID_OFF_SEQ], buf[CCID_OFF_STATUS], buf[CCID_OFF_ERROR]);
+	ck_assert_uint_eq(buf[CCID_OFF_SEQ], 0x61);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS], CCID_ICC_PRESENT_ACTIVE);
+
+	/* I(0,0) carrying 00 A4 00 00: the card works on it for 800 ms */
+	const uint8_t xfr[CCID_HEADER_LEN + 8] = { PC_TO_RDR_XFR_BLOCK, 8, 0, 0, 0, 0, 0x62, 0, 0, 0,
+						   0x00, 0x00, 0x04, 0x00, 0xA4, 0x00, 0x00, 0xA0 };
+	send_msg(h, xfr, sizeof(xfr));
+	/* meanwhile GetSlotStatus: a reader with bMaxCCIDBusySlots 1 says busy now */
+	const uint8_t status[CCID_HEADER_LEN] = { PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, 0, 0, 0x63 };
+	send_msg(h, status, sizeof(status));
+	ck_assert_int_eq(read_frame(h, buf, sizeof(buf), 400), CCID_HEADER_LEN);
+	const uint8_t busy[CCID_HEADER_LEN] = { RDR_TO_PC_SLOT_STATUS, 0, 0, 0, 0, 0, 0x63,
+						CCID_CMD_FAILED | CCID_ICC_PRESENT_ACTIVE,
+						CCID_ERR_CMD_SLOT_BUSY, 0 };
+	ck_assert_mem_eq(buf, busy, sizeof(busy));
+	/* then the busy command's own answer: I(0,0) 90 00 */
+	ck_assert_int_eq(read_frame(h, buf, sizeof(buf), TIMEOUT_MS), CCID_HEADER_LEN + 6);
+	ck_assert_uint_eq(buf[CCID_OFF_TYPE], RDR_TO_PC_DATA_BLOCK);
+	ck_assert_uint_eq(buf[CCID_OFF_SEQ], 0x62);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS], CCID_ICC_PRESENT_ACTIVE);
+	const uint8_t block[6] = { 0x00, 0x00, 0x02, 0x90, 0x00, 0x92 };
+	ck_assert_mem_eq(buf + CCID_HEADER_LEN, block, sizeof(block));
+	/* and the reader takes commands again */
+	send_msg(h, status, sizeof(status));
+	ck_assert_int_eq(read_frame(h, buf, sizeof(buf), TIMEOUT_MS), CCID_HEADER_LEN);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS], CCID_ICC_PRESENT_ACTIVE);
+	ck_assert_uint_eq(buf[CCID_OFF_ERROR], 0);
+	close_reader(h);
+	ctl_ok("card-delay 0 0");
+	ctl_ok("remove 0");
+	unlink(path);
+	h = open_reader();
+	drain_interrupt(h, 100);
+	close_reader(h);
+}
+END_TEST
+
 START_TEST(unplug_fails_pending_urbs_and_replug_renumbers)
 {
 	libusb_device_handle *h = open_reader();
@@ -624,6 +703,7 @@ static Suite *emu_usb_suite(void)
 	tcase_add_test(tc, ctl_tool_exit_status);
 	tcase_add_test(tc, dead_client_releases_its_claim);
 	tcase_add_test(tc, usbfs_answers_like_the_kernel);
+	tcase_add_test(tc, command_while_busy_gets_slot_busy);
 	tcase_add_test(tc, unplug_fails_pending_urbs_and_replug_renumbers);
 	suite_add_tcase(s, tc);
 	return s;
