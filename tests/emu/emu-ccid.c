@@ -989,6 +989,17 @@ void emu_ccid_remove(emu_ccid *c, unsigned slot)
 	notify_slot_change(c, slot);
 }
 
+void emu_ccid_power_loss(emu_ccid *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->p->nslots; i++) {
+		slot_deactivate(&c->slot[i]);
+		c->slot[i].abort_armed = false;
+	}
+	snapshot_icc(c);
+}
+
 bool emu_ccid_card_present(const emu_ccid *c, unsigned slot)
 {
 	return c && slot < c->p->nslots && c->slot[slot].card;

@@ -70,6 +70,13 @@ void emu_ccid_insert(emu_ccid *ccid, unsigned slot, emu_card *card);
 void emu_ccid_remove(emu_ccid *ccid, unsigned slot);
 bool emu_ccid_card_present(const emu_ccid *ccid, unsigned slot);
 
+/* The reader lost its USB power (unplug): every card is deactivated (its
+ * power_off runs, so its security state is gone), T=1 and chaining state
+ * and a pending Abort are forgotten.  Cards stay in their slots; faults,
+ * keypad and card delays, which are the test's settings, stay too.  No
+ * NotifySlotChange: the device is off. */
+void emu_ccid_power_loss(emu_ccid *ccid);
+
 /* What the simulated user types on the keypad for the next PC_to_RDR_Secure:
  * digits, or NULL to press Cancel, or "" to let the entry time out.  A PIN
  * modification takes several entries separated by ',' (the OK key), e.g.

@@ -354,10 +354,19 @@ static int plug(reader *r, char **error)
 	return 0;
 }
 
+static void job_power_loss(reader *r, void *data)
+{
+	(void)data;
+	emu_ccid_power_loss(r->ccid);
+}
+
 static void unplug(reader *r)
 {
 	emu_usb_unplug(r->usb);          /* pending URBs fail with ENODEV first */
 	abort_wait(r);
+	/* No bus power, no powered card: after a replug the card needs a new
+	 * IccPowerOn and has forgotten every PIN it verified. */
+	fw_call(r, job_power_loss, NULL, false);
 	emu_sysfs_remove(r->tb, &r->sysfs);
 }
 

@@ -1109,6 +1109,41 @@ START_TEST(busy_answer_is_slot_busy_at_once)
 }
 END_TEST
 
+START_TEST(power_loss_deactivates_every_slot)
+{
+	emu_ccid *c = reader("multi-slot");
+	tcard *t0 = insert(c, 0);
+	tcard *t1 = insert(c, 1);
+	power_on(c, 0);
+	power_on(c, 1);
+	ck_assert_int_eq(emu_ccid_control(c, 0x21, CCID_REQ_ABORT, 0x0900, 0, NULL, 0), 0);
+	emu_ccid_set_card_delay(c, 0, 700);
+	unsigned nintr = B.nintr;
+	emu_ccid_power_loss(c);
+	ck_assert_uint_eq(t0->power_offs, 1);
+	ck_assert_uint_eq(t1->power_offs, 1);
+	ck_assert_uint_eq(B.nintr, nintr);          /* the device is off: no notification */
+	ck_assert(emu_ccid_card_present(c, 0) && emu_ccid_card_present(c, 1));
+	/* inactive, and the pending Abort went with the power: no CMD_ABORTED */
+	unsigned i = send_msg(c, PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, 0, NULL, 0);
+	expect_header(i, 0x81, 0, 0, CCID_ICC_PRESENT_INACTIVE, 0, 0);
+	i = send_msg(c, PC_TO_RDR_GET_SLOT_STATUS, 1, 0, 0, 0, NULL, 0);
+	expect_header(i, 0x81, 0, 1, CCID_ICC_PRESENT_INACTIVE, 0, 0);
+	i = t1_send(c, 0x00, SELECT_MF, sizeof(SELECT_MF));
+	expect_header(i, 0x80, 0, 0, CCID_CMD_FAILED | CCID_ICC_PRESENT_INACTIVE, CCID_ERR_ICC_MUTE, 0);
+	ck_assert_uint_eq(t0->transmits, 0);
+	/* a cold start: power-on, not a warm reset; the card delay is a test setting and stays */
+	i = power_on(c, 0);
+	expect_header(i, 0x80, sizeof(MYNUMBER_ATR), 0, CCID_ICC_PRESENT_ACTIVE, 0, 0);
+	ck_assert_uint_eq(t0->power_ons, 2);
+	ck_assert_uint_eq(t0->warm_resets, 0);
+	B.waited_ms = 0;
+	t1_send(c, 0x00, SELECT_MF, sizeof(SELECT_MF));
+	ck_assert_uint_eq(B.waited_ms, 700);
+	emu_ccid_free(c);
+}
+END_TEST
+
 /* ---- faults -------------------------------------------------------------------------- */
 
 START_TEST(frame_faults)
@@ -1320,6 +1355,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, secure_modify_and_bcd_formats);
 	tcase_add_test(tc, abort_request_and_message_pair);
 	tcase_add_test(tc, busy_answer_is_slot_busy_at_once);
+	tcase_add_test(tc, power_loss_deactivates_every_slot);
 	tcase_add_test(tc, frame_faults);
 	tcase_add_test(tc, card_faults);
 	tcase_add_test(tc, abort_wait_from_another_thread);

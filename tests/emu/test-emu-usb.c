@@ -685,6 +685,45 @@ START_TEST(unplug_fails_pending_urbs_and_replug_renumbers)
 }
 END_TEST
 
+START_TEST(replug_finds_the_card_unpowered)
+{
+	/* A card powered up before the cable is pulled: after the replug the
+	 * reader reports it inactive (it lost power with the reader) and the
+	 * replay card saw its power-off, so it asks for nothing more. */
+	char path[256];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(path, sizeof(path), "%s/emu-usb-replug-%d.apdu", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "! power-on " MYNUMBER_ATR_HEX "\n");
+	ck_assert_int_eq(fclose(f), 0);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "insert 0 replay:%s", path);
+	ctl_ok(cmd);
+	libusb_device_handle *h = open_reader();
+	uint8_t buf[CCID_HEADER_LEN + 64];
+	const uint8_t power_on[CCID_HEADER_LEN] = { PC_TO_RDR_ICC_POWER_ON, 0, 0, 0, 0, 0, 0x71 };
+	send_msg(h, power_on, sizeof(power_on));
+	ck_assert_int_eq(read_frame(h, buf, sizeof(buf), TIMEOUT_MS), CCID_HEADER_LEN + 19);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS], CCID_ICC_PRESENT_ACTIVE);
+	ctl_ok("unplug");
+	libusb_close(h);
+	char reply[256];
+	ctl("replug", reply, sizeof(reply));
+	ck_assert_str_eq(reply, "ok devnode=/dev/bus/usb/001/004");
+	h = open_reader();
+	const uint8_t status[CCID_HEADER_LEN] = { PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, 0, 0, 0x72 };
+	send_msg(h, status, sizeof(status));
+	ck_assert_int_eq(read_frame(h, buf, sizeof(buf), TIMEOUT_MS), CCID_HEADER_LEN);
+	ck_assert_uint_eq(buf[CCID_OFF_SEQ], 0x72);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS], CCID_ICC_PRESENT_INACTIVE);
+	ck_assert_uint_eq(buf[CCID_OFF_ERROR], 0);
+	close_reader(h);
+	ctl_ok("remove 0");
+	unlink(path);
+}
+END_TEST
+
 static Suite *emu_usb_suite(void)
 {
 	Suite *s = suite_create("emu-usb");
@@ -705,6 +744,7 @@ static Suite *emu_usb_suite(void)
 	tcase_add_test(tc, usbfs_answers_like_the_kernel);
 	tcase_add_test(tc, command_while_busy_gets_slot_busy);
 	tcase_add_test(tc, unplug_fails_pending_urbs_and_replug_renumbers);
+	tcase_add_test(tc, replug_finds_the_card_unpowered);
 	suite_add_tcase(s, tc);
 	return s;
 }
