@@ -9,7 +9,12 @@
 - Reader.Cancel from one client ends its own call only, not the calls other
   clients have queued;
 - options of the wrong variant type and an over-long challenge: InvalidArgs,
-  before anything is queued."""
+  before anything is queued;
+- card state: after Authenticate onshid powers the card down, so another
+  PC/SC client that connects next cannot use the unlocked key (a SELECT of
+  the key EF and COMPUTE DIGITAL SIGNATURE without a VERIFY of its own must
+  not answer 90 00)."""
+import hashlib
 import os
 import shutil
 import signal
@@ -53,6 +58,22 @@ def expect_invalid(rep, c, what, args):
         rep.check(what, False, "no error")
     except oc.DBusFailure as e:
         rep.check(what, e.name == oc.INVALID_ARGS, "%s: %s" % (e.name, e.message))
+
+
+def key_unusable_after_authenticate(rep, env, c):
+    agent = oc.AgentProc(env, "--pin", PIN)
+    try:
+        res = c.call(R, oc.READER_IFACE, "Authenticate", V("(saya{sv})", "pin", b"unlock", {}))[0]
+        rep.check("Authenticate with the right PIN", len(res.get("signature", b"")) == 256, str(sorted(res)))
+    finally:
+        agent.stop()
+    di = "3031300d060960864801650304020105000420" + hashlib.sha256(b"steal").hexdigest()
+    out = env.probe("transmit", "00A4020C020017", "802A0080%02X%s00" % (len(di) // 2, di))
+    answers = [line.replace(" ", "").upper() for line in out.stdout.splitlines() if line.strip()]
+    rep.check("after Authenticate a new PC/SC connection cannot sign without VERIFY "
+              "(the card was powered down)",
+              out.returncode == 0 and len(answers) == 2 and not answers[1].endswith("9000"),
+              "exit %d, answers %s %s" % (out.returncode, [a[-8:] for a in answers], out.stderr[-300:]))
 
 
 def run(rep, env, card):
@@ -111,6 +132,9 @@ def run(rep, env, card):
                   hold.wait_event("RequestPin", 2) is None, str(hold.events))
         st = c.call(R, oc.READER_IFACE, "GetPinStatus")[0]
         rep.check("no try used", st.get("auth") == 3, str(st))
+        hold.stop()
+        hold = None
+        key_unusable_after_authenticate(rep, env, c)
     finally:
         if hold:
             hold.stop()
