@@ -81,6 +81,7 @@ typedef struct urb {
 	UMockdevIoctlData *urb_data; /* local copy of the client's struct usbdevfs_urb */
 	UMockdevIoctlData *buf_data; /* local copy of its buffer (NULL if empty) */
 	size_t buflen;
+	unsigned flags;              /* USBDEVFS_URB_* */
 	uint8_t type, ep;
 	gulong user_addr;
 	int status;
@@ -578,12 +579,13 @@ static void deliver(emu_usb *usb, after_submit *a)
 }
 
 /* Lock held.  Where the bytes of one bulk-OUT URB end a PC_to_RDR message:
- * at a short packet, once the header's dwLength is covered, or when the
- * buffer is full (a runaway host). */
-static bool out_msg_done(emu_usb *usb, size_t urb_len)
+ * at a short packet (including the zero-length packet the host adds after
+ * whole packets for USBDEVFS_URB_ZERO_PACKET), once the header's dwLength
+ * is covered, or when the buffer is full (a runaway host). */
+static bool out_msg_done(emu_usb *usb, size_t urb_len, unsigned urb_flags)
 {
 	uint16_t mps = usb->p->bulk_max_packet ? usb->p->bulk_max_packet : 64;
-	if (urb_len == 0 || urb_len % mps != 0)
+	if (urb_len == 0 || urb_len % mps != 0 || (urb_flags & USBDEVFS_URB_ZERO_PACKET))
 		return true;
 	if (usb->out_len >= CCID_HEADER_LEN) {
 		const uint8_t *m = usb->out_msg;
@@ -611,7 +613,7 @@ static void submit_bulk_out(emu_usb *usb, urb *u, after_submit *a)
 	urb_complete(usb, u, 0, u->buflen, NULL);
 	/* A zero-length packet with no message before it (the ZLP a host adds
 	 * after a transfer of whole packets) carries nothing to the firmware. */
-	if (out_msg_done(usb, u->buflen) && usb->out_len > 0) {
+	if (out_msg_done(usb, u->buflen, u->flags) && usb->out_len > 0) {
 		a->out_msg = g_memdup2(usb->out_msg, usb->out_len);
 		a->out_len = usb->out_len;
 		usb->out_len = 0;
@@ -693,6 +695,7 @@ static int do_submiturb(emu_usb *usb, client *c, UMockdevIoctlClient *ioc, after
 	u->owner = c;
 	u->urb_data = d;
 	u->buflen = (size_t)k.buffer_length;
+	u->flags = k.flags;
 	u->type = k.type;
 	u->ep = k.endpoint;
 	u->user_addr = d->client_addr;

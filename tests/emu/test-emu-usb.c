@@ -170,6 +170,8 @@ static double cpu_seconds(void)
 
 /* ---- tests --------------------------------------------------------------------- */
 
+static void LIBUSB_CALL on_transfer(struct libusb_transfer *t);
+
 START_TEST(device_descriptor_matches_profile)
 {
 	libusb_device *dev = find_reader(TIMEOUT_MS);
@@ -291,6 +293,38 @@ START_TEST(bulk_out_message_spans_packets)
 	uint8_t buf[64];
 	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_in, buf, sizeof(buf), &sent, 300),
 			 LIBUSB_ERROR_TIMEOUT);
+	close_reader(h);
+}
+END_TEST
+
+START_TEST(zero_packet_flag_ends_a_message)
+{
+	libusb_device_handle *h = open_reader();
+	/* One whole packet sent with LIBUSB_TRANSFER_ADD_ZERO_PACKET: the ZLP
+	 * after it ends the transfer, so the reader has a 64-byte message whose
+	 * header claims 70 data bytes, and says so (bError 1) at once instead
+	 * of taking the next message as the rest of this one. */
+	uint8_t msg[64] = { PC_TO_RDR_XFR_BLOCK, 70, 0, 0, 0, 0, 0x45 };
+	struct libusb_transfer *t = libusb_alloc_transfer(0);
+	int done = 0;
+	libusb_fill_bulk_transfer(t, h, prof->ep_bulk_out, msg, sizeof(msg), on_transfer, &done, TIMEOUT_MS);
+	t->flags |= LIBUSB_TRANSFER_ADD_ZERO_PACKET;
+	ck_assert_int_eq(libusb_submit_transfer(t), 0);
+	struct timeval tv = { 2, 0 };
+	while (!done)
+		ck_assert_int_eq(libusb_handle_events_timeout_completed(ctx, &tv, &done), 0);
+	ck_assert_int_eq(t->status, LIBUSB_TRANSFER_COMPLETED);
+	ck_assert_int_eq(t->actual_length, 64);
+	libusb_free_transfer(t);
+	uint8_t buf[CCID_HEADER_LEN + 64];
+	int got = -1;
+	ck_assert_int_eq(libusb_bulk_transfer(h, prof->ep_bulk_in, buf, sizeof(buf), &got, 500), 0);
+	ck_assert_int_eq(got, CCID_HEADER_LEN);
+	ck_assert_uint_eq(buf[CCID_OFF_TYPE], RDR_TO_PC_DATA_BLOCK);
+	ck_assert_uint_eq(buf[CCID_OFF_SEQ], 0x45);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS] & CCID_CMD_MASK, CCID_CMD_FAILED);
+	ck_assert_uint_eq(buf[CCID_OFF_ERROR], CCID_ERR_BAD_LENGTH);
+	expect_slot_status(h);
 	close_reader(h);
 }
 END_TEST
@@ -735,6 +769,7 @@ static Suite *emu_usb_suite(void)
 	tcase_add_test(tc, string_descriptors_over_ep0);
 	tcase_add_test(tc, bulk_round_trip_and_overflow);
 	tcase_add_test(tc, bulk_out_message_spans_packets);
+	tcase_add_test(tc, zero_packet_flag_ends_a_message);
 	tcase_add_test(tc, interrupt_idle_costs_no_cpu_and_reports_slot_change);
 	tcase_add_test(tc, stall_until_clear_halt);
 	tcase_add_test(tc, stats_count_transfers);
