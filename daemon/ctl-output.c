@@ -106,18 +106,29 @@ int ctl_json_escape(FILE *f, const char *str, size_t len)
 	return ferror(f) ? -1 : 0;
 }
 
-/* Human output: the string with control characters (and DEL) shown as '?',
- * so a certificate field cannot move the cursor or recolour the terminal. */
-static void put_human_string(FILE *f, const char *s)
+/* Human output: the string with control characters shown as '?' — C0, DEL,
+ * C1 (U+0080..U+009F, e.g. CSI U+009B) and bytes that are not UTF-8 (a lone
+ * 0x9B is CSI on an 8-bit terminal) — so a certificate field cannot move
+ * the cursor or recolour the terminal.  Other UTF-8 (Japanese names) stays. */
+static void put_human_string(FILE *f, const char *str)
 {
-	if (!*s) {
+	const unsigned char *s = (const unsigned char *)str;
+	size_t len = strlen(str);
+
+	if (len == 0) {
 		fputs("(none)", f);
 		return;
 	}
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (size_t i = 0; i < len;) {
+		size_t n = s[i] < 0x80 ? 1 : utf8_seq_len(s + i, len - i);
 
-		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+		if (n == 0 || s[i] < 0x20 || s[i] == 0x7f || (n == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0)) {
+			fputc('?', f);
+			i += n ? n : 1;
+			continue;
+		}
+		fwrite(s + i, 1, n, f);
+		i += n;
 	}
 }
 

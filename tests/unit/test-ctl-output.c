@@ -180,6 +180,26 @@ START_TEST(human_time_and_control_chars)
 }
 END_TEST
 
+static void fill_c1_controls(struct ctl_out *o)
+{
+	/* U+009B (CSI) as UTF-8, a lone 0x9B byte (CSI on an 8-bit terminal),
+	 * then Japanese text and U+00A0 that must stay. */
+	ctl_out_string(o, "subject", "CN=a\xc2\x9b" "2Jb\x9b" "2Jc \xe5\xb1\xb1\xe7\x94\xb0\xc2\xa0" "d");
+}
+
+/* A certificate field printed for people cannot carry C1 controls either
+ * (a card chooses its subject). */
+START_TEST(human_c1_controls)
+{
+	int rc;
+	char *s = render(false, fill_c1_controls, &rc);
+
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(s, "subject: CN=a?2Jb?2Jc \xe5\xb1\xb1\xe7\x94\xb0\xc2\xa0" "d\n");
+	free(s);
+}
+END_TEST
+
 START_TEST(json_time_is_integer_and_arrays_of_scalars)
 {
 	int rc;
@@ -260,6 +280,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, json_nested_layout);
 	tcase_add_test(tc, human_nested_layout);
 	tcase_add_test(tc, human_time_and_control_chars);
+	tcase_add_test(tc, human_c1_controls);
 	tcase_add_test(tc, json_time_is_integer_and_arrays_of_scalars);
 	tcase_add_test(tc, misuse_still_gives_valid_json);
 	tcase_add_test(tc, depth_limit);
