@@ -32,7 +32,9 @@ R = "/org/onshi/Onshi1/reader/0"
 def run(rep, env, card, work, gids, uids):
     OUTSIDER, MEMBER, PERSONAL = uids
     os.chmod(env.dir, 0o755)  # the bus socket lives there; other uids connect
-    d = oc.Daemon(env, "--personal-group", "onshi-personal")
+    # --trace-apdu: the checks of the log below then also cover the APDU
+    # trace, where the sign certificate's bytes must be redacted.
+    d = oc.Daemon(env, "--personal-group", "onshi-personal", "--trace-apdu")
     agent = None
     try:
         c = oc.Client(env.dbus_address)
@@ -114,6 +116,18 @@ def run(rep, env, card, work, gids, uids):
     rep.check("daemon log holds no password", SIGN_PW not in log.upper(), log[-1500:])
     rep.check("daemon log holds no sign-cert subject",
               "onshi test" not in log.lower() or "CN=" not in log, log[-1500:])
+    flat = log.upper().replace(" ", "")
+    sign_der = e2elib.read_bytes(os.path.join(card, "sign.der"))
+    # Bytes the sign certificate shares with the CA certificates (issuer
+    # name, algorithm identifiers) are public and may be traced.
+    public = b"".join(e2elib.read_bytes(os.path.join(card, f)) + b"|"
+                      for f in ("sign-ca.der", "auth-ca.der", "auth.der"))
+    leaked = [k for k in range(0, len(sign_der) - 16, 8)
+              if sign_der[k:k + 16] not in public and sign_der[k:k + 16].hex().upper() in flat]
+    rep.check("APDU trace on, yet no 16 bytes of sign.der in the daemon log",
+              "apdu " in log and not leaked, "offsets %s" % leaked[:5])
+    rep.check("APDU trace: no sign password bytes",
+              SIGN_PW.encode().hex().upper() not in flat and SIGN_PW.lower().encode().hex().upper() not in flat)
 
 
 def main():
