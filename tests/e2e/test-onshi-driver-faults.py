@@ -139,6 +139,35 @@ def unplug_case(rep, env, profile, want, work):
     r = env.probe("--timeout", 20000, "wait-card", timeout=40)
     rep.run_result("%s: reader and card back after replug" % label, r)
     cert_ok(rep, env, "%s: certificate read through the new channel" % label, want, work)
+    # Unplug at other moments of a long run of APDUs on one connection, once
+    # the run is under way.  (Not within a few ms of a client's disconnect:
+    # pcscd 1.9.9's event thread then never exits and the replugged reader
+    # stays away -- reproduced with Debian's libccid as well.)
+    for delay in (0.0, 0.003, 0.03, 0.1):
+        sub = "%s at +%.0f ms into a run of APDUs" % (label, delay * 1000)
+        time.sleep(0.5)   # away from the previous client's disconnect (see above)
+        proc = subprocess.Popen([e2elib.probe_path(), "transmit"] + [SELECT_JPKI] * 3000,
+                                env=env.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        for _ in range(3):   # three answers: the connection is in use
+            proc.stdout.readline()
+        time.sleep(delay)
+        env.control("unplug")
+        t0 = time.monotonic()
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        took = time.monotonic() - t0
+        rep.check("%s: the client fails within %.1f s (%.2f s, exit %d)"
+                  % (sub, PCSCD_REMOVAL_HOLD_S + 1, took, proc.returncode),
+                  proc.returncode != 0 and took < PCSCD_REMOVAL_HOLD_S + 1, err[-300:])
+        rep.check("%s: pcscd alive" % sub, "pcscd" in env.pids())
+        env.control("replug")
+        r = env.probe("--timeout", 20000, "wait-card", timeout=40)
+        rep.run_result("%s: card back after replug" % sub, r)
+        cert_ok(rep, env, "%s: certificate read after replug" % sub, want, work)
     rep.check("%s: pcscd alive at the end" % label, "pcscd" in env.pids())
 
 
