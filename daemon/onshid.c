@@ -96,6 +96,22 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
 	return 0;
 }
 
+/* SIGTERM/SIGINT: end every operation while the bus is still open.  sd-bus
+ * flushes and closes its connection in its own exit handler as soon as the
+ * loop exits, so replies (Cancelled) and Agent.Cancel calls sent after
+ * sd_event_loop() returns would never leave.  userdata: the monitor's event
+ * source, switched off first so no snapshot re-creates readers. */
+static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	sd_event_source **mon_src = userdata;
+
+	log_info("signal %u: shutting down", si->ssi_signo);
+	if (*mon_src)
+		sd_event_source_set_enabled(*mon_src, SD_EVENT_OFF);
+	readers_shutdown();
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -229,8 +245,8 @@ int main(int argc, char **argv)
 		log_error("cannot connect to the bus: %s", strerror(-r));
 		goto out;
 	}
-	sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
-	sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+	sd_event_add_signal(event, NULL, SIGTERM, on_stop_signal, &mon_src);
+	sd_event_add_signal(event, NULL, SIGINT, on_stop_signal, &mon_src);
 	r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
 	agent_registry_init(bus);
 	readers_init(bus, event);
@@ -258,11 +274,10 @@ int main(int argc, char **argv)
 	log_info("onshid %s ready on %s", PACKAGE_VERSION,
 		 onshid_config.bus_address ? onshid_config.bus_address : "the system bus");
 	r = sd_event_loop(event);
-	log_info("shutting down");
 out:
 	pcsc_monitor_stop(mon);  /* no more snapshots */
 	sd_event_source_disable_unref(mon_src);
-	readers_shutdown();
+	readers_shutdown();  /* nothing left after on_stop_signal; error paths */
 	agent_registry_free();
 	if (bus)
 		sd_bus_flush_close_unref(bus);

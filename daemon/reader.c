@@ -1170,15 +1170,18 @@ static void queue_card_type(struct reader *r)
 	}
 }
 
-static void reader_remove(struct reader *r)
+/* Ends r's operations with error name (the agent gets agent_reason) and
+ * unpublishes r; the worker exits once nothing runs. */
+static void reader_remove(struct reader *r, const char *name, const char *agent_reason)
 {
-	log_info("reader %u: \"%s\" left", r->index, r->name);
+	log_info("reader %u: \"%s\" %s", r->index, r->name,
+		 strcmp(name, ONSHI_ERROR_CARD_REMOVED) == 0 ? "left" : "closed");
 	r->gone = true;
 	r->present = false;
 	while (r->queue)
-		op_abort(r->queue, ONSHI_ERROR_CARD_REMOVED, "card-removed");
+		op_abort(r->queue, name, agent_reason);
 	if (r->current)
-		op_abort(r->current, ONSHI_ERROR_CARD_REMOVED, "card-removed");
+		op_abort(r->current, name, agent_reason);
 	if (r->published) {
 		r->vtable_slot = sd_bus_slot_unref(r->vtable_slot);
 		r->published = false;
@@ -1228,7 +1231,7 @@ void readers_sync(const struct pcsc_snapshot *snap)
 		for (size_t i = 0; i < snap->n && !found; i++)
 			found = strcmp(snap->readers[i].name, r->name) == 0;
 		if (!found)
-			reader_remove(r);
+			reader_remove(r, ONSHI_ERROR_CARD_REMOVED, "card-removed");
 	}
 	for (size_t i = 0; i < snap->n; i++) {
 		struct reader *r = readers;
@@ -1267,8 +1270,10 @@ void readers_shutdown(void)
 {
 	while (readers) {
 		struct reader *r = readers;
+		/* The service stops: callers learn it as Cancelled, not as a
+		 * card that left. */
 		if (!r->gone)
-			reader_remove(r);
+			reader_remove(r, ONSHI_ERROR_CANCELLED, "cancelled");
 		/* Wait for the running step, then for the worker to exit. */
 		while (r->current && r->current->in_worker) {
 			pthread_mutex_lock(&r->lock);

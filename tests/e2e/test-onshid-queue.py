@@ -13,7 +13,10 @@
 - card state: after Authenticate onshid powers the card down, so another
   PC/SC client that connects next cannot use the unlocked key (a SELECT of
   the key EF and COMPUTE DIGITAL SIGNATURE without a VERIFY of its own must
-  not answer 90 00)."""
+  not answer 90 00);
+- SIGTERM while one call waits for the agent and another is queued: both
+  callers get Error.Cancelled (not CardRemoved, not silence), the agent gets
+  Cancel, and onshid exits 0."""
 import hashlib
 import os
 import shutil
@@ -74,6 +77,37 @@ def key_unusable_after_authenticate(rep, env, c):
               "(the card was powered down)",
               out.returncode == 0 and len(answers) == 2 and not answers[1].endswith("9000"),
               "exit %d, answers %s %s" % (out.returncode, [a[-8:] for a in answers], out.stderr[-300:]))
+
+
+def shutdown_with_queue(rep, env):
+    d = oc.Daemon(env)
+    c = oc.Client(env.dbus_address)
+    holder = oc.Client(env.dbus_address)
+    hold = oc.AgentProc(env, "--hold")
+    results = {}
+    try:
+        rep.check("shutdown case: card ready", c.wait_for(
+            lambda: R in c.readers() and c.prop(R, "CardType") == "mynumber", 30))
+        call_async(holder, "Authenticate", V("(saya{sv})", "pin", b"held", {}), results, "held")
+        ev = hold.wait_event("RequestPin", 20)
+        rep.check("shutdown case: agent asked", ev is not None, str(ev))
+        call_async(c, "ReadCertificate", V("(s)", "auth"), results, "queued")
+        c.wait_for(lambda: False, 1)  # sends the call; it waits in onshid's queue
+    finally:
+        status = d.stop()
+    c.wait_for(lambda: "queued" in results, 10)
+    holder.wait_for(lambda: "held" in results, 10)
+    rep.check("SIGTERM with one call running and one queued: onshid exits 0", status == 0,
+              "status %s" % status)
+    rep.check("the running call gets Cancelled", results.get("held", ("none",))[0] == oc.ERR + "Cancelled",
+              str(results.get("held")))
+    rep.check("the queued call gets Cancelled", results.get("queued", ("none",))[0] == oc.ERR + "Cancelled",
+              str(results.get("queued")))
+    ok = hold.wait_event("Cancel", 5)
+    rep.check("the agent gets Cancel('cancelled')", ok is not None and ok["args"] == ["cancelled"], str(ok))
+    hold.stop()
+    c.close()
+    holder.close()
 
 
 def run(rep, env, card):
@@ -162,6 +196,7 @@ def main():
             rep.attach(env)
             env.wait_readers(1)
             run(rep, env, card)
+            shutdown_with_queue(rep, env)
     except (EnvError, RuntimeError, oc.DBusFailure) as e:
         rep.check("environment", False, str(e))
     finally:
