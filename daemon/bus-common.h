@@ -25,6 +25,9 @@
 
 /* Default limit on one agent request (user typing a PIN). */
 #define ONSHID_AGENT_TIMEOUT_MS_DEFAULT 120000u
+/* Ceiling of --agent-timeout-ms and of Authenticate's "timeout-ms": one
+ * caller must not hold a reader (and everyone queued behind) for days. */
+#define ONSHID_AGENT_TIMEOUT_MS_MAX 3600000u
 /* Pending operations per reader beyond the running one; more get Busy. */
 #define ONSHID_READER_QUEUE_MAX 64u
 

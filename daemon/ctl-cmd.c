@@ -1072,9 +1072,11 @@ static int cmd_auth(struct ctx *c)
 		r = sd_bus_message_open_container(call, 'a', "{sv}");
 	if (r >= 0 && a->allow_last_try)
 		r = sd_bus_message_append(call, "{sv}", "allow-last-try", "b", 1);
-	if (r >= 0 && a->timeout_given)
+	/* onshid takes 1..3600000 ms; a longer (or no) D-Bus timeout leaves
+	 * the agent limited to onshid's hour at most. */
+	if (r >= 0 && a->timeout_given && a->timeout_sec > 0)
 		r = sd_bus_message_append(call, "{sv}", "timeout-ms", "u",
-					  (uint32_t)a->timeout_sec * 1000u);
+					  a->timeout_sec >= 3600 ? 3600000u : (uint32_t)a->timeout_sec * 1000u);
 	if (r >= 0)
 		r = sd_bus_message_close_container(call);
 	if (r < 0) {

@@ -174,8 +174,8 @@ static int parse_options(int argc, char **argv)
 		case OPT_TIMEOUT: {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
-			if (*optarg == '\0' || *end || v == 0 || v > 3600000) {
-				fprintf(stderr, "onshid: --agent-timeout-ms takes 1..3600000\n");
+			if (*optarg == '\0' || *end || v == 0 || v > ONSHID_AGENT_TIMEOUT_MS_MAX) {
+				fprintf(stderr, "onshid: --agent-timeout-ms takes 1..%u\n", ONSHID_AGENT_TIMEOUT_MS_MAX);
 				return -1;
 			}
 			onshid_config.agent_timeout_ms = (uint32_t)v;

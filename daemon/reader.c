@@ -956,6 +956,9 @@ static int read_auth_options(sd_bus_message *m, struct op *op, sd_bus_error *e)
 			uint32_t t;
 			if (sd_bus_message_read(m, "v", "u", &t) < 0)
 				return sd_bus_error_set(e, SD_BUS_ERROR_INVALID_ARGS, "timeout-ms must be u");
+			if (t == 0 || t > ONSHID_AGENT_TIMEOUT_MS_MAX)
+				return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS,
+							 "timeout-ms must be 1 to %u", ONSHID_AGENT_TIMEOUT_MS_MAX);
 			op->timeout_ms = t;
 		} else {
 			return sd_bus_error_set(e, SD_BUS_ERROR_INVALID_ARGS,

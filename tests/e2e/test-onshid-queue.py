@@ -124,6 +124,10 @@ def run(rep, env, card):
                        V("(saya{sv})", "pin", b"x", {"allow-last-try": GLib.Variant("s", "yes")}))
         expect_invalid(rep, c, "timeout-ms of type i: InvalidArgs",
                        V("(saya{sv})", "pin", b"x", {"timeout-ms": GLib.Variant("i", -1)}))
+        expect_invalid(rep, c, "timeout-ms above one hour: InvalidArgs (a caller cannot hold the reader for days)",
+                       V("(saya{sv})", "pin", b"x", {"timeout-ms": GLib.Variant("u", 3600001)}))
+        expect_invalid(rep, c, "timeout-ms 0: InvalidArgs",
+                       V("(saya{sv})", "pin", b"x", {"timeout-ms": GLib.Variant("u", 0)}))
         expect_invalid(rep, c, "challenge of 65537 bytes: InvalidArgs",
                        V("(saya{sv})", "pin", b"\1" * 65537, {}))
 
