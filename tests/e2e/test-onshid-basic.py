@@ -259,6 +259,7 @@ def main():
         card = e2elib.make_card(work, "card", "--auth-pin", PIN, "--sign-pw", SIGN_PW)
         policy = oc.write_policy(work)
         with TestEnv(profile="tpdu-t1", card="vcard:" + card, dbus_policy_files=[policy]) as env:
+            rep.attach(env)  # a failed check keeps and shows the logs
             env.wait_readers(1)
             run(rep, env, card, work)
             # The harness runs pcscd with --apdu, so a PIN typed on the host

@@ -264,13 +264,16 @@ def main():
         card = e2elib.make_card(work, "card", "--auth-pin", PIN)
         policy = oc.write_policy(work)
         with TestEnv(profile="tpdu-t1", card="vcard:" + card, dbus_policy_files=[policy]) as env:
+            rep.attach(env)  # a failed check keeps and shows the logs
             env.wait_readers(1)
             card_events(rep, env, card, work)
         foreign = e2elib.make_card(work, "foreign", "--foreign-ca")
         with TestEnv(profile="tpdu-t1", card="vcard:" + foreign, dbus_policy_files=[policy]) as env:
+            rep.attach(env)  # a failed check keeps and shows the logs
             env.wait_readers(1)
             foreign_ca(rep, env)
         with TestEnv(profile="pinpad", card="vcard:" + card, dbus_policy_files=[policy]) as env:
+            rep.attach(env)  # a failed check keeps and shows the logs
             env.wait_readers(1)
             pinpad(rep, env, card, work)
     except (EnvError, RuntimeError, oc.DBusFailure) as e:
