@@ -92,12 +92,22 @@ static void recorder_destroy(emu_card *card)
 	free(r);
 }
 
+/* The inner card may block (vicc): pass the interrupt on. */
+static void rec_interrupt(emu_card *card)
+{
+	emu_card *inner = recorder_of(card)->inner;
+
+	if (inner->ops->interrupt)
+		inner->ops->interrupt(inner);
+}
+
 static const emu_card_ops recorder_ops = {
 	.power_on = recorder_power_on,
 	.warm_reset = recorder_warm_reset,
 	.power_off = recorder_power_off,
 	.transmit = recorder_transmit,
 	.destroy = recorder_destroy,
+	.interrupt = rec_interrupt,
 };
 
 emu_card *recorder_card_inner(emu_card *card)

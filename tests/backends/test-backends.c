@@ -1328,6 +1328,69 @@ START_TEST(vicc_no_card_times_out_then_accepts_one)
 }
 END_TEST
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void *interrupt_later(void *arg)
+{
+	emu_card *c = arg;
+
+	usleep(200 * 1000);
+	c->ops->interrupt(c);
+	return NULL;
+}
+
+/* A power-on waiting for a vicc peer that never comes ends at once on an
+ * interrupt (CCID Abort, unplug, SIGTERM) instead of after its timeout, also
+ * through a recorder; an interrupt with no wait in progress changes nothing
+ * later. */
+START_TEST(vicc_interrupt_ends_the_wait_for_a_peer)
+{
+	char path[256], spec[300];
+
+	snprintf(path, sizeof path, "/tmp/test-backends-interrupt-%d.apdu", (int)getpid());
+	for (unsigned i = 0; i < 2; i++) {
+		char *error = NULL;
+		if (i == 0)
+			snprintf(spec, sizeof spec, "vicc:0,timeout=20000");
+		else
+			snprintf(spec, sizeof spec, "record:%s:vicc:0,timeout=20000", path);
+		emu_card *c = emu_card_open(spec, &error);
+		ck_assert_msg(c != NULL, "%s", error ? error : "?");
+		ck_assert_ptr_nonnull(c->ops->interrupt);
+		uint8_t atr[ATR_MAX_LEN];
+		size_t atr_len = 0;
+		pthread_t t;
+		struct timespec t0;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ck_assert_int_eq(pthread_create(&t, NULL, interrupt_later, c), 0);
+		ck_assert_int_eq(c->ops->power_on(c, atr, &atr_len), -1);
+		pthread_join(t, NULL);
+		ck_assert_int_lt(ms_since(&t0), 3000);
+		emu_card_destroy(c);
+	}
+	unlink(path);
+
+	char *error = NULL;
+	emu_card *c = emu_card_open("vicc:0,timeout=300", &error);
+	ck_assert_msg(c != NULL, "%s", error ? error : "?");
+	c->ops->interrupt(c);           /* nobody waits: forgotten */
+	uint8_t atr[ATR_MAX_LEN];
+	size_t atr_len = 0;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(c->ops->power_on(c, atr, &atr_len), -1);
+	ck_assert_int_ge(ms_since(&t0), 250);   /* the full timeout, not cut short */
+	emu_card_destroy(c);
+}
+END_TEST
+
 START_TEST(vicc_new_card_replaces_gone_one)
 {
 	struct peer p, q;
@@ -1411,6 +1474,7 @@ static Suite *backends_suite(void)
 	tcase_add_test(vi, vicc_silent_card_times_out);
 	tcase_add_test(vi, vicc_no_card_times_out_then_accepts_one);
 	tcase_add_test(vi, vicc_new_card_replaces_gone_one);
+	tcase_add_test(vi, vicc_interrupt_ends_the_wait_for_a_peer);
 	tcase_add_test(vi, vicc_port_in_use);
 	suite_add_tcase(s, tr);
 	suite_add_tcase(s, rp);

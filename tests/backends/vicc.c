@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ struct vicc_card {
 	int card_fd;              /* -1 while no card is connected */
 	int port;
 	int timeout_ms;
+	int interrupt_fd;         /* eventfd: vicc_interrupt() ends a wait */
 };
 
 static struct vicc_card *vicc_of(emu_card *card)
@@ -51,18 +53,34 @@ static void drop_card(struct vicc_card *v, const char *why)
 	v->card_fd = -1;
 }
 
-/* Wait until fd is ready for events or the deadline passes.
- * 1 ready, 0 timed out, -1 error. */
-static int wait_fd(int fd, short events, int64_t deadline)
+/* Forget an interrupt once its operation is over: each public operation
+ * starts with this, so an interrupt ends the operation it hit, not a later one. */
+static void clear_interrupt(struct vicc_card *v)
+{
+	uint64_t count;
+
+	while (read(v->interrupt_fd, &count, sizeof count) == (ssize_t)sizeof count)
+		;
+}
+
+/* Wait until fd is ready for events, the deadline passes or the card is
+ * interrupted.  1 ready, 0 timed out, -1 error or interrupt (errno ECANCELED). */
+static int wait_fd(struct vicc_card *v, int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = events };
+		struct pollfd pfd[2] = { { .fd = fd, .events = events },
+					 { .fd = v->interrupt_fd, .events = POLLIN } };
 		int64_t left = deadline - now_ms();
 		int r;
 
 		if (left <= 0)
 			return 0;
-		r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		r = poll(pfd, 2, left > 60000 ? 60000 : (int)left);
+		if (r > 0 && pfd[1].revents) {
+			/* left signalled: every later wait of this operation ends too */
+			errno = ECANCELED;
+			return -1;
+		}
 		if (r > 0)
 			return 1;
 		if (r < 0 && errno != EINTR)
@@ -77,7 +95,11 @@ static int ensure_card(struct vicc_card *v)
 
 	if (v->card_fd >= 0)
 		return 0;
-	r = wait_fd(v->listen_fd, POLLIN, deadline);
+	r = wait_fd(v, v->listen_fd, POLLIN, deadline);
+	if (r < 0 && errno == ECANCELED) {
+		fprintf(stderr, "vicc: waiting for a card on 127.0.0.1:%d interrupted\n", v->port);
+		return -1;
+	}
 	if (r <= 0) {
 		fprintf(stderr, "vicc: no card connected to 127.0.0.1:%d within %d ms\n",
 			v->port, v->timeout_ms);
@@ -98,7 +120,7 @@ static int send_all(struct vicc_card *v, const uint8_t *buf, size_t len, int64_t
 
 	while (done < len) {
 		ssize_t n;
-		int r = wait_fd(v->card_fd, POLLOUT, deadline);
+		int r = wait_fd(v, v->card_fd, POLLOUT, deadline);
 
 		if (r <= 0) {
 			drop_card(v, r == 0 ? "send timed out" : strerror(errno));
@@ -122,7 +144,7 @@ static int recv_all(struct vicc_card *v, uint8_t *buf, size_t len, int64_t deadl
 
 	while (done < len) {
 		ssize_t n;
-		int r = wait_fd(v->card_fd, POLLIN, deadline);
+		int r = wait_fd(v, v->card_fd, POLLIN, deadline);
 
 		if (r <= 0) {
 			drop_card(v, r == 0 ? "the card did not answer in time" : strerror(errno));
@@ -212,6 +234,7 @@ static int vicc_power_on(emu_card *card, uint8_t atr[ATR_MAX_LEN], size_t *atr_l
 	struct vicc_card *v = vicc_of(card);
 	bool had_card = v->card_fd >= 0;
 
+	clear_interrupt(v);
 	if (ensure_card(v) < 0)
 		return -1;
 	if (send_control(v, VICC_CTRL_ON) == 0 && get_atr(v, atr, atr_len) == 0)
@@ -227,6 +250,7 @@ static int vicc_warm_reset(emu_card *card, uint8_t atr[ATR_MAX_LEN], size_t *atr
 {
 	struct vicc_card *v = vicc_of(card);
 
+	clear_interrupt(v);
 	if (send_control(v, VICC_CTRL_RESET) < 0)
 		return -1;
 	return get_atr(v, atr, atr_len);
@@ -236,6 +260,7 @@ static void vicc_power_off(emu_card *card)
 {
 	struct vicc_card *v = vicc_of(card);
 
+	clear_interrupt(v);
 	if (v->card_fd >= 0)
 		send_control(v, VICC_CTRL_OFF);
 }
@@ -246,6 +271,7 @@ static int vicc_transmit(emu_card *card, const uint8_t *capdu, size_t capdu_len,
 	struct vicc_card *v = vicc_of(card);
 	size_t max = EMU_RAPDU_MAX < VICC_MSG_MAX ? EMU_RAPDU_MAX : VICC_MSG_MAX;
 
+	clear_interrupt(v);
 	/* A 1-byte message would be taken for a control code, and the length
 	 * prefix cannot say more than 65535. */
 	if (capdu_len < 2 || capdu_len > VICC_MSG_MAX) {
@@ -265,7 +291,18 @@ static void vicc_destroy(emu_card *card)
 	if (v->card_fd >= 0)
 		close(v->card_fd);
 	close(v->listen_fd);
+	close(v->interrupt_fd);
 	free(v);
+}
+
+/* Any thread; async-signal-safe. */
+static void vicc_interrupt(emu_card *card)
+{
+	uint64_t one = 1;
+
+	if (write(vicc_of(card)->interrupt_fd, &one, sizeof one) < 0) {
+		/* the counter is full: an interrupt is pending anyway */
+	}
 }
 
 static const emu_card_ops vicc_ops = {
@@ -274,6 +311,7 @@ static const emu_card_ops vicc_ops = {
 	.power_off = vicc_power_off,
 	.transmit = vicc_transmit,
 	.destroy = vicc_destroy,
+	.interrupt = vicc_interrupt,
 };
 
 int vicc_card_port(emu_card *card)
@@ -321,8 +359,16 @@ emu_card *vicc_card_open(unsigned port, int timeout_ms, char **error)
 		*error = strdup("out of memory");
 		return NULL;
 	}
+	v->interrupt_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (v->interrupt_fd < 0) {
+		if (asprintf(error, "vicc: eventfd: %s", strerror(errno)) < 0)
+			*error = NULL;
+		free(v);
+		return NULL;
+	}
 	v->listen_fd = open_listener(port, &v->port, error);
 	if (v->listen_fd < 0) {
+		close(v->interrupt_fd);
 		free(v);
 		return NULL;
 	}

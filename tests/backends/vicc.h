@@ -14,7 +14,9 @@
  * 2..EMU_RAPDU_MAX); a bad length, a closed connection or a card that stays
  * silent for the timeout drops the connection and the operation is mute
  * (-1).  A later power-on accepts a new card.  Blocking, called from the
- * reader's firmware thread only.
+ * reader's firmware thread only, except the interrupt operation: from any
+ * thread it ends the wait of the operation in progress (that operation is
+ * mute; a half-done exchange drops the connection).
  */
 #ifndef ONSHI_VICC_H
 #define ONSHI_VICC_H

@@ -34,6 +34,13 @@ typedef struct emu_card_ops {
 	int (*transmit)(emu_card *card, const uint8_t *capdu, size_t capdu_len,
 			uint8_t *rapdu, size_t *rapdu_len);
 	void (*destroy)(emu_card *card);
+	/* Optional (NULL: the backend never blocks for long).  Any thread: end
+	 * a blocking wait inside the operation in progress now, that operation
+	 * failing as mute (a CCID Abort, an unplug, the emulator quitting).
+	 * Must not block.  Without an operation in progress it has no effect
+	 * on later ones.  The firmware calls it only while a command runs, so
+	 * the card is not destroyed meanwhile. */
+	void (*interrupt)(emu_card *card);
 } emu_card_ops;
 
 struct emu_card {

@@ -213,6 +213,13 @@ void emu_ccid_abort_wait(emu_ccid *c)
 	if (c->busy) {
 		c->abort_requested = true;
 		pthread_cond_broadcast(&c->cond);
+		/* Cards change only between commands (insert/remove are firmware
+		 * jobs of their own), so while busy they stay alive. */
+		for (unsigned i = 0; i < c->p->nslots; i++) {
+			emu_card *card = c->slot[i].card;
+			if (card && card->ops->interrupt)
+				card->ops->interrupt(card);
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 }

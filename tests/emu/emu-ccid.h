@@ -90,7 +90,8 @@ void emu_ccid_inject(emu_ccid *ccid, emu_ccid_fault fault, unsigned count);
  * levels the reader sends time-extension replies while it waits. */
 void emu_ccid_set_card_delay(emu_ccid *ccid, unsigned slot, unsigned ms);
 
-/* Any thread: cut short the current wait_ms() (CCID Abort, unplug). */
+/* Any thread: cut short the current wait_ms() (CCID Abort, unplug), and a
+ * card's own blocking wait (emu_card_ops.interrupt) while a command runs. */
 void emu_ccid_abort_wait(emu_ccid *ccid);
 
 /* Any thread, for a command that arrives while the reader still works on

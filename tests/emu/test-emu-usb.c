@@ -685,6 +685,42 @@ START_TEST(command_while_busy_gets_slot_busy)
 }
 END_TEST
 
+START_TEST(abort_ends_a_power_on_waiting_for_a_vicc_peer)
+{
+	/* No vicc peer ever connects: IccPowerOn would wait 20 s for one.  The
+	 * CCID Abort handshake ends it at once (CCID 1.1 §5.3.1). */
+	ctl_ok("insert 0 vicc:0,timeout=20000");
+	libusb_device_handle *h = open_reader();
+	drain_interrupt(h, 100);
+	uint8_t buf[CCID_HEADER_LEN + 64];
+	const uint8_t power_on[CCID_HEADER_LEN] = { PC_TO_RDR_ICC_POWER_ON, 0, 0, 0, 0, 0, 0x65 };
+	send_msg(h, power_on, sizeof(power_on));
+	usleep(200 * 1000);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(libusb_control_transfer(h, 0x21, CCID_REQ_ABORT, 0x66 << 8 | 0, 0, NULL, 0,
+						 TIMEOUT_MS), 0);
+	ck_assert_int_eq(read_frame(h, buf, sizeof(buf), TIMEOUT_MS), CCID_HEADER_LEN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_uint_eq(buf[CCID_OFF_TYPE], RDR_TO_PC_DATA_BLOCK);
+	ck_assert_uint_eq(buf[CCID_OFF_SEQ], 0x65);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS] & CCID_CMD_MASK, CCID_CMD_FAILED);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_int_lt(ms, 1500);
+	const uint8_t abort_msg[CCID_HEADER_LEN] = { PC_TO_RDR_ABORT, 0, 0, 0, 0, 0, 0x66 };
+	send_msg(h, abort_msg, sizeof(abort_msg));
+	ck_assert_int_eq(read_frame(h, buf, sizeof(buf), TIMEOUT_MS), CCID_HEADER_LEN);
+	ck_assert_uint_eq(buf[CCID_OFF_TYPE], RDR_TO_PC_SLOT_STATUS);
+	ck_assert_uint_eq(buf[CCID_OFF_SEQ], 0x66);
+	ck_assert_uint_eq(buf[CCID_OFF_STATUS] & CCID_CMD_MASK, CCID_CMD_OK);
+	close_reader(h);
+	ctl_ok("remove 0");
+	h = open_reader();
+	drain_interrupt(h, 100);
+	close_reader(h);
+}
+END_TEST
+
 START_TEST(unplug_fails_pending_urbs_and_replug_renumbers)
 {
 	libusb_device_handle *h = open_reader();
@@ -778,6 +814,7 @@ static Suite *emu_usb_suite(void)
 	tcase_add_test(tc, dead_client_releases_its_claim);
 	tcase_add_test(tc, usbfs_answers_like_the_kernel);
 	tcase_add_test(tc, command_while_busy_gets_slot_busy);
+	tcase_add_test(tc, abort_ends_a_power_on_waiting_for_a_vicc_peer);
 	tcase_add_test(tc, unplug_fails_pending_urbs_and_replug_renumbers);
 	tcase_add_test(tc, replug_finds_the_card_unpowered);
 	suite_add_tcase(s, tc);
