@@ -17,8 +17,13 @@ driver_libifd_onshi_la_SOURCES = \
 	driver/log.c driver/log.h
 driver_libifd_onshi_la_CPPFLAGS = $(AM_CPPFLAGS) $(CCID_CORE_CPPFLAGS)
 driver_libifd_onshi_la_CFLAGS = $(AM_CFLAGS) $(PCSC_CFLAGS) $(LIBUSB_CFLAGS) -pthread
+# -z nodelete: pcscd dlcloses the driver when its last reader goes away and
+# dlopens it again at the next plug; staying loaded keeps the configuration
+# and Lun table valid across that (the configuration is read once, like
+# libccid's) and avoids re-running sanitizer runtime initialisation, which
+# aborts an instrumented pcscd at the second dlopen.
 driver_libifd_onshi_la_LDFLAGS = -module -avoid-version -shared \
-	-export-symbols-regex '^IFDH' $(AM_LDFLAGS)
+	-export-symbols-regex '^IFDH' -Wl,-z,nodelete $(AM_LDFLAGS)
 driver_libifd_onshi_la_LIBADD = $(CCID_CORE_LIBS) $(LIBUSB_LIBS) -lpthread
 
 # The build-tree bundle (rule in driver/bundle.mk); listed here too because

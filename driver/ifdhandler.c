@@ -127,9 +127,13 @@ static RESPONSECODE poll_slot_change(DWORD Lun, int timeout_ms)
 	switch (reg_wait_slot_change(r, si, (unsigned)timeout_ms)) {
 	case REG_WAIT_EVENT:
 	case REG_WAIT_TIMEOUT:
+		return IFD_SUCCESS;
 	case REG_WAIT_STOPPED:
+		ifd_log(IFD_LOG_INFO, "reader %u slot %u: slot-change wait stopped", r->key, si);
 		return IFD_SUCCESS;
 	case REG_WAIT_REMOVED:
+		ifd_log(IFD_LOG_INFO, "reader %u slot %u: slot-change wait ends: reader removed",
+			r->key, si);
 		return IFD_NO_SUCH_DEVICE;
 	default: {
 		/* The interrupt pipe failed (not unplugged): wait as long as pcscd
