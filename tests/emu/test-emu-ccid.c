@@ -142,6 +142,18 @@ static void tc_destroy(emu_card *card)
 
 static const emu_card_ops TC_OPS = { tc_power_on, tc_warm_reset, tc_power_off, tc_transmit, tc_destroy };
 
+/* A card that can block (like vicc): counts emu_ccid_abort_wait()'s interrupts. */
+static unsigned tc_interrupts;
+
+static void tc_interrupt(emu_card *card)
+{
+	(void)card;
+	__atomic_add_fetch(&tc_interrupts, 1, __ATOMIC_SEQ_CST);
+}
+
+static const emu_card_ops TC_OPS_INTERRUPTIBLE = { tc_power_on, tc_warm_reset, tc_power_off, tc_transmit,
+						    tc_destroy, tc_interrupt };
+
 static tcard *new_card(const uint8_t *atr, size_t atr_len)
 {
 	tcard *t = calloc(1, sizeof(*t));
@@ -1249,7 +1261,9 @@ START_TEST(abort_wait_from_another_thread)
 	const emu_ccid_env env = { &B, rt_bulk_in, env_interrupt_in, NULL };
 	emu_ccid *c = emu_ccid_new(emu_profile_find("extended-apdu"), &env);
 	ck_assert_ptr_nonnull(c);
-	insert(c, 0);
+	tcard *t = insert(c, 0);
+	t->base.ops = &TC_OPS_INTERRUPTIBLE;
+	tc_interrupts = 0;
 	power_on(c, 0);
 	emu_ccid_inject(c, EMU_FAULT_ENDLESS_TIME_EXTENSION, 0);
 	rt_frames = 0;
@@ -1260,8 +1274,12 @@ START_TEST(abort_wait_from_another_thread)
 	ck_assert_uint_ge(B.nframes - first, 2);
 	expect_header(first, 0x80, 0, 0, CCID_CMD_TIME_EXTENSION, 1, 0);
 	expect_header(LAST, 0x80, 0, 0, CCID_CMD_FAILED, CCID_ERR_CMD_ABORTED, 0);
-	/* an abort outside a command is ignored: the next one runs normally */
+	/* the card's own wait was interrupted too, once */
+	ck_assert_uint_eq(__atomic_load_n(&tc_interrupts, __ATOMIC_SEQ_CST), 1);
+	/* an abort outside a command is ignored (the card is not touched): the
+	 * next one runs normally */
 	emu_ccid_abort_wait(c);
+	ck_assert_uint_eq(__atomic_load_n(&tc_interrupts, __ATOMIC_SEQ_CST), 1);
 	emu_ccid_inject(c, EMU_FAULT_NONE, 0);
 	unsigned i = xfr(c, 0, 0, SELECT_MF, sizeof(SELECT_MF));
 	EXPECT_FRAME(i, 0x80, 2, 0, 0, 0, 0, B.frame[i][6], 0x00, 0x00, 0x00, 0x90, 0x00);
