@@ -632,6 +632,7 @@ START_TEST(command_while_busy_gets_slot_busy)
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "insert 0 replay:%s", path);
 	ctl_ok(cmd);
+	unlink(path);                   /* read at insert: nothing left behind on failure */
 	ctl_ok("card-delay 0 800");
 	libusb_device_handle *h = open_reader();
 	drain_interrupt(h, 100);
@@ -678,7 +679,6 @@ START_TEST(command_while_busy_gets_slot_busy)
 	close_reader(h);
 	ctl_ok("card-delay 0 0");
 	ctl_ok("remove 0");
-	unlink(path);
 	h = open_reader();
 	drain_interrupt(h, 100);
 	close_reader(h);
@@ -770,6 +770,7 @@ START_TEST(replug_finds_the_card_unpowered)
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "insert 0 replay:%s", path);
 	ctl_ok(cmd);
+	unlink(path);
 	libusb_device_handle *h = open_reader();
 	uint8_t buf[CCID_HEADER_LEN + 64];
 	const uint8_t power_on[CCID_HEADER_LEN] = { PC_TO_RDR_ICC_POWER_ON, 0, 0, 0, 0, 0, 0x71 };
@@ -790,7 +791,6 @@ START_TEST(replug_finds_the_card_unpowered)
 	ck_assert_uint_eq(buf[CCID_OFF_ERROR], 0);
 	close_reader(h);
 	ctl_ok("remove 0");
-	unlink(path);
 }
 END_TEST
 
