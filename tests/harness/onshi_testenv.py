@@ -149,8 +149,12 @@ class TestEnv:
     def __init__(self, profile="tpdu-t1", card=None, card2=None, no_card=False,
                  driver="libccid", reader="emu", dbus_policy=None,
                  dbus_policy_files=(), emu_args=(), pcscd_args=(),
-                 keep_logs_on_failure=True, verbose=False, libccid_options=None):
+                 keep_logs_on_failure=True, verbose=False, libccid_options=None,
+                 apdu_log=True):
         self.profile = profile
+        # pcscd --apdu logs every APDU as sent, PIN bytes included: tests that
+        # prove no PIN reaches any log of the run turn it off.
+        self.apdu_log = apdu_log
         self.card = card
         self.card2 = card2
         self.no_card = no_card
@@ -412,7 +416,8 @@ class TestEnv:
         for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LIBCCID_ifdLogLevel"):
             if var in os.environ:
                 activate += ["-E", var]
-        activate += ["pcscd", "-f", "-d", "-a", "-c", conf] + self.pcscd_args
+        activate += ["pcscd", "-f", "-d"] + (["-a"] if self.apdu_log else []) + \
+            ["-c", conf] + self.pcscd_args
         script = ('set -e; mount --bind "$1" %s; mount --bind "$2" /run/pcscd; '
                   'shift 2; exec "$@"' % SYSTEM_DROPDIR)
         cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script,
