@@ -9,10 +9,11 @@
 # with openssl against the card's certificate.  Everything it starts is
 # stopped again.
 #
-# Usage: tools/demo-onshid.sh [--profile NAME] [--driver libccid|BUNDLE_DIR] [--builddir DIR]
+# Usage: tools/demo-onshid.sh [--profile NAME] [--driver onshi|libccid|BUNDLE_DIR] [--builddir DIR]
 #   --profile   emulated reader: tpdu-t1 (default), short-apdu, extended-apdu,
 #               multi-slot, pinpad (the PIN is then typed on the emulated keypad)
-#   --driver    libccid (Debian's CCID driver, default) or a driver bundle
+#   --driver    onshi (our ifd-onshi bundle from the build tree, default),
+#               libccid (Debian's CCID driver) or a driver bundle directory
 #   --builddir  a configured build directory (default: the source tree if it
 #               is configured, else _build/demo, configured on first use)
 # Exit status 0 only if onshictl auth succeeded and the signature verifies.
@@ -20,7 +21,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 profile=tpdu-t1
-driver=libccid
+driver=onshi
 builddir=${ONSHI_BUILDDIR:-}
 python=/usr/bin/python3
 
@@ -54,6 +55,8 @@ make -C "$builddir" -s -j"$jobs" tests/emu/onshi-emu tests/tools/onshi-pcsc-prob
 export ONSHI_TOP_SRCDIR=$top ONSHI_TOP_BUILDDIR=$builddir
 onshid=$builddir/daemon/onshid
 ctl=$builddir/daemon/onshictl
+[ "$driver" != onshi ] || driver=$builddir/driver/ifd-onshi.bundle
+[ "$driver" = libccid ] || [ -f "$driver/Contents/Info.plist" ] || die "no driver bundle at $driver"
 
 # ---- card, challenge, bus policy -------------------------------------------
 work=$(mktemp -d /tmp/onshi-demo.XXXXXX)
