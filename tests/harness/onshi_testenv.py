@@ -413,7 +413,7 @@ class TestEnv:
             activate += ["-E", "UMOCKDEV_DIR=" + self.emu_info["UMOCKDEV_DIR"]]
         if preload:
             activate += ["-E", "LD_PRELOAD=" + ":".join(preload)]
-        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LIBCCID_ifdLogLevel"):
+        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LIBCCID_ifdLogLevel", "ONSHI_IFD_LOGLEVEL"):
             if var in os.environ:
                 activate += ["-E", var]
         activate += ["pcscd", "-f", "-d"] + (["-a"] if self.apdu_log else []) + \
