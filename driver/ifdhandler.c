@@ -404,6 +404,19 @@ static uint8_t choose_fidi(const struct ccid_class_desc *d, const struct atr_inf
 	return want;
 }
 
+/* The largest T=1 information field whose block still fits one CCID message
+ * of this reader.  SCM readers announce dwMaxIFSD 252 with 263-byte messages:
+ * a full 252-byte block (256 with prologue and LRC) is then a message the
+ * reader says it cannot carry, so every block size is held to what fits. */
+static uint8_t t1_inf_fit(const struct ccid_class_desc *d, enum t1_edc edc)
+{
+	uint32_t overhead = CCID_HEADER_LEN + T1_PROLOGUE_LEN + (edc == T1_EDC_CRC ? 2u : 1u);
+	if (d->max_message_length <= overhead)
+		return 0;
+	uint32_t fit = d->max_message_length - overhead;
+	return fit > T1_MAX_INF ? T1_MAX_INF : (uint8_t)fit;
+}
+
 static RESPONSECODE negotiate_ifsd(struct ifd_reader *r, struct ifd_slot *slot, uint8_t si)
 {
 	const struct ccid_class_desc *d = &r->dev.info.desc;
@@ -411,6 +424,9 @@ static RESPONSECODE negotiate_ifsd(struct ifd_reader *r, struct ifd_slot *slot, 
 	    (d->features & CCID_FEAT_AUTO_IFSD))
 		return IFD_SUCCESS;
 	uint8_t ifsd = d->max_ifsd > T1_MAX_INF ? T1_MAX_INF : (uint8_t)d->max_ifsd;
+	uint8_t fit = t1_inf_fit(d, slot->proto.t1.cfg.edc);
+	if (ifsd > fit)
+		ifsd = fit;
 	if (ifsd <= T1_DEFAULT_IFS)
 		return IFD_SUCCESS;
 	enum ccid_result res;
@@ -482,6 +498,10 @@ static RESPONSECODE select_protocol(struct ifd_reader *r, struct ifd_slot *slot,
 			.ifsc = a->ifsc, .ifsd = T1_DEFAULT_IFS, .nad = 0,
 			.edc = a->edc == ATR_EDC_CRC ? T1_EDC_CRC : T1_EDC_LRC,
 		};
+		/* Blocks we send are held to one CCID message as well. */
+		uint8_t fit = t1_inf_fit(d, cfg.edc);
+		if (cfg.ifsc > fit && fit >= T1_DEFAULT_IFS)
+			cfg.ifsc = fit;
 		t1_init(&slot->proto.t1, &cfg);
 		RESPONSECODE rc = negotiate_ifsd(r, slot, si);
 		if (rc != IFD_SUCCESS)

@@ -146,6 +146,29 @@ def slot_events(rep, env, label, reader, slot, carddir, work):
               r.returncode == 0 and e2elib.read_bytes(cert) == want, r.stdout + r.stderr)
 
 
+# TPDU readers: our driver runs T=1 itself and picks the block sizes.
+TPDU_PROFILES = ("tpdu-t1", "multi-slot", "pinpad")
+
+
+def t1_block_sizes(rep, env, profile):
+    """A 256-byte READ BINARY takes two T=1 blocks from the card: IFSD is
+    negotiated as large as the reader's dwMaxCCIDMessageLength allows (the
+    SCM readers announce IFSD 252 but 263-byte messages, which hold 249).
+    Counted in USB transfers, not timed: connect (SetParameters, S(IFS)) plus
+    SELECT, SELECT and the two-block READ stay within 8 bulk-OUT transfers;
+    32-byte blocks would need 19."""
+    env.control("reset-stats")
+    r = env.probe("transmit", "00A4040C0AD392F000260100000001", "00A4020C02000A", "00B0000000")
+    stats = dict(kv.split("=", 1) for kv in env.control("stats").split()[1:])
+    out = int(stats.get("bulk_out", "999"))
+    rep.check("%s: 256-byte READ BINARY in blocks that fit the reader's messages "
+              "(%d bulk-OUT transfers, at most 8)" % (profile, out),
+              r.returncode == 0 and out <= 8, r.stdout + r.stderr)
+    log = read_log(env)
+    rep.check("%s: no frame refused for exceeding dwMaxCCIDMessageLength" % profile,
+              "exceeds dwMaxCCIDMessageLength" not in log, "")
+
+
 def main():
     e2elib.require_built(e2elib.emu_path(), e2elib.probe_path())
     e2elib.require_file(e2elib.mkcard_path())
@@ -175,6 +198,8 @@ def main():
                         rep.check("short-apdu: Info.plist quirks applied (slow-open, "
                                   "min-firmware 2.06 met by bcdDevice 2.14)",
                                   "quirks slow-open, min firmware 2.06" in log, "")
+                    if profile in TPDU_PROFILES:
+                        t1_block_sizes(rep, env, profile)
                     sub = os.path.join(work, profile)
                     os.mkdir(sub)
                     read_and_sign(rep, env, profile + (" slot 0" if multi else ""), 0, card,
