@@ -197,6 +197,64 @@ def unplug_case(rep, env, profile, want, work):
     rep.check("%s: pcscd alive at the end" % label, "pcscd" in env.pids())
 
 
+# umockdev's preload (test plumbing, not our code) sometimes exits pcscd when
+# pcscd opens the replugged node: "libumockdev-preload: Failed to connect to
+# ioctl socket".  Seen about once in five runs of this test, after an unplug
+# during an endless time extension; the emulator's socket is listening right
+# after every replug (checked 60 times), so the cause is believed to lie in
+# the preload (not proven: umockdev 0.17 does not print the errno).  Such a run says nothing about the driver, so the
+# profile is run once more in a fresh environment, and the run says so.
+PRELOAD_DEATH = "libumockdev-preload: Failed to connect to ioctl socket"
+
+
+def preload_killed_pcscd(env):
+    if "pcscd" in env.pids():
+        return False
+    try:
+        with open(env.pcscd_log, "rb") as f:
+            return PRELOAD_DEATH.encode() in f.read()
+    except OSError:
+        return False
+
+
+class BufferedReport(e2elib.Report):
+    """Collects one attempt's checks; replayed into the real report only if
+    the attempt is the one that counts."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.lines = []
+
+    def check(self, what, ok, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            for env in self.envs:
+                env.failed = True
+        self.lines.append((what, ok, detail))
+        return ok
+
+
+def run_profile(profile, card, want, work):
+    """One profile in one environment: (report of the attempt, preload died)."""
+    rep = BufferedReport(profile)
+    died = False
+    try:
+        with TestEnv(profile=profile, card="vcard:" + card, driver=bundle_path()) as env:
+            rep.attach(env)
+            env.wait_readers(1)
+            r = env.probe("--timeout", 20000, "wait-card", timeout=40)
+            rep.run_result("%s: card present" % profile, r)
+            cert_ok(rep, env, "%s: certificate before any fault" % profile, want, work)
+            fault_cases(rep, env, profile, want, work)
+            unplug_case(rep, env, profile, want, work)
+            died = preload_killed_pcscd(env)
+    except EnvError as e:
+        rep.check("%s: environment" % profile, False, str(e))
+    return rep, died
+
+
 def main():
     e2elib.require_built(e2elib.emu_path(), e2elib.probe_path())
     e2elib.require_file(e2elib.mkcard_path(),
@@ -208,18 +266,14 @@ def main():
         want = e2elib.read_bytes(os.path.join(card, "auth.der"))
         only = os.environ.get("E2E_PROFILES")
         for profile in (only.split(",") if only else ("tpdu-t1", "extended-apdu")):
-            try:
-                with TestEnv(profile=profile, card="vcard:" + card, driver=bundle_path()) as env:
-                    env.wait_readers(1)
-                    r = env.probe("--timeout", 20000, "wait-card", timeout=40)
-                    rep.run_result("%s: card present" % profile, r)
-                    cert_ok(rep, env, "%s: certificate before any fault" % profile, want, work)
-                    fault_cases(rep, env, profile, want, work)
-                    unplug_case(rep, env, profile, want, work)
-                    if rep.failed:
-                        env.failed = True
-            except EnvError as e:
-                rep.check("%s: environment" % profile, False, str(e))
+            attempt, died = run_profile(profile, card, want, work)
+            if died and attempt.failed:
+                print("NOTE: %s: umockdev's preload exited pcscd (%d checks failed after "
+                      "it); running the profile again in a fresh environment"
+                      % (profile, attempt.failed), flush=True)
+                attempt, died = run_profile(profile, card, want, work)
+            for what, ok, detail in attempt.lines:
+                rep.check(what, ok, detail)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return rep.finish()
