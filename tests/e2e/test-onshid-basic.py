@@ -247,9 +247,27 @@ def pins_absent_from(path, pins):
     return True
 
 
+def onshi_bundle():
+    return os.path.join(e2elib.onshi_testenv.top_builddir(), "driver", "ifd-onshi.bundle")
+
+
+class DriverReport:
+    """Names the driver in every check of one run."""
+
+    def __init__(self, rep, driver):
+        self.rep, self.driver = rep, driver
+
+    def check(self, what, ok, detail=""):
+        return self.rep.check("[%s] %s" % (self.driver, what), ok, detail)
+
+    def run_result(self, what, result, want_rc=0, want_out=None):
+        return self.rep.run_result("[%s] %s" % (self.driver, what), result, want_rc, want_out)
+
+
 def main():
     e2elib.require_built(e2elib.emu_path(), e2elib.probe_path(), oc.onshid_path())
-    e2elib.require_file(e2elib.mkcard_path())
+    e2elib.require_file(e2elib.mkcard_path(),
+                        os.path.join(onshi_bundle(), "Contents", "Linux", "libifd-onshi.so"))
     rep = e2elib.Report("test-onshid-basic")
     if oc.ensure_groups("onshi", "onshi-personal") is None:
         print("SKIP: groups onshi/onshi-personal missing and not root")
@@ -258,16 +276,22 @@ def main():
     try:
         card = e2elib.make_card(work, "card", "--auth-pin", PIN, "--sign-pw", SIGN_PW)
         policy = oc.write_policy(work)
-        # pcscd without --apdu: its own APDU dump would hold the PIN typed on
-        # the host (that is pcscd's behaviour, not ours), and this run proves
-        # no log of the whole stack holds a PIN.
-        with TestEnv(profile="tpdu-t1", card="vcard:" + card, dbus_policy_files=[policy],
-                     apdu_log=False) as env:
-            rep.attach(env)  # a failed check keeps and shows the logs
-            env.wait_readers(1)
-            run(rep, env, card, work)
-            rep.check("pcscd log holds no PIN or sign password",
-                      pins_absent_from(env.pcscd_log, [PIN, WRONG, SIGN_PW]))
+        # The whole run on Debian's libccid, then on our driver (ifd-onshi
+        # from the build tree): onshid must not care which driver pcscd uses.
+        for driver in ("libccid", onshi_bundle()):
+            name = "libccid" if driver == "libccid" else "ifd-onshi"
+            print("== driver %s" % name, flush=True)
+            drep = DriverReport(rep, name)
+            # pcscd without --apdu: its own APDU dump would hold the PIN typed
+            # on the host (that is pcscd's behaviour, not ours), and this run
+            # proves no log of the whole stack holds a PIN.
+            with TestEnv(profile="tpdu-t1", card="vcard:" + card, dbus_policy_files=[policy],
+                         apdu_log=False, driver=driver) as env:
+                rep.attach(env)  # a failed check keeps and shows the logs
+                env.wait_readers(1)
+                run(drep, env, card, work)
+                drep.check("pcscd log holds no PIN or sign password",
+                           pins_absent_from(env.pcscd_log, [PIN, WRONG, SIGN_PW]))
     except (EnvError, RuntimeError, oc.DBusFailure) as e:
         rep.check("environment", False, str(e))
     finally:
