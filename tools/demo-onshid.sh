@@ -19,40 +19,15 @@
 # Exit status 0 only if onshictl auth succeeded and the signature verifies.
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-profile=tpdu-t1
+me=demo-onshid.sh
 driver=onshi
-builddir=${ONSHI_BUILDDIR:-}
-python=/usr/bin/python3
-
-die() { echo "demo-onshid.sh: $*" >&2; exit 1; }
-while [ $# -gt 0 ]; do
-	case $1 in
-	--profile) [ $# -ge 2 ] || die "$1 needs a value"; profile=$2; shift 2 ;;
-	--driver) [ $# -ge 2 ] || die "$1 needs a value"; driver=$2; shift 2 ;;
-	--builddir) [ $# -ge 2 ] || die "$1 needs a value"; builddir=$2; shift 2 ;;
-	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) die "unknown argument $1 (see --help)" ;;
-	esac
-done
-[ "$(id -u)" -eq 0 ] || die "needs root (a private mount namespace for pcscd, groups for the bus policy)"
+help_lines=2,19p
+# shellcheck source=tools/demo-common.sh
+. "$(dirname "$0")/demo-common.sh"
+demo_parse_args "$@"
 
 # ---- build ---------------------------------------------------------------
-if [ -z "$builddir" ]; then
-	if [ -f "$top/Makefile" ]; then builddir=$top; else builddir=$top/_build/demo; fi
-fi
-if [ ! -f "$builddir/Makefile" ]; then
-	echo "== configuring $builddir"
-	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
-	mkdir -p "$builddir"
-	(cd "$builddir" && "$top/configure" -q)
-fi
-builddir=$(cd "$builddir" && pwd)
-echo "== building in $builddir"
-jobs=$(nproc 2>/dev/null || echo 2); [ "$jobs" -le 2 ] || jobs=2
-make -C "$builddir" -s -j"$jobs" all >/dev/null
-make -C "$builddir" -s -j"$jobs" tests/emu/onshi-emu tests/tools/onshi-pcsc-probe >/dev/null
-export ONSHI_TOP_SRCDIR=$top ONSHI_TOP_BUILDDIR=$builddir
+demo_build
 onshid=$builddir/daemon/onshid
 ctl=$builddir/daemon/onshictl
 [ "$driver" != onshi ] || driver=$builddir/driver/ifd-onshi.bundle

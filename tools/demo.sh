@@ -14,44 +14,15 @@
 # Exit status 0 only if the certificate was read and matches the card's.
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-profile=tpdu-t1
+me=demo.sh
 driver=libccid
-builddir=${ONSHI_BUILDDIR:-}
-python=/usr/bin/python3
-
-die() { echo "demo.sh: $*" >&2; exit 1; }
-while [ $# -gt 0 ]; do
-	case $1 in
-	--profile) [ $# -ge 2 ] || die "$1 needs a value"; profile=$2; shift 2 ;;
-	--driver) [ $# -ge 2 ] || die "$1 needs a value"; driver=$2; shift 2 ;;
-	--builddir) [ $# -ge 2 ] || die "$1 needs a value"; builddir=$2; shift 2 ;;
-	-h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) die "unknown argument $1 (see --help)" ;;
-	esac
-done
-[ "$(id -u)" -eq 0 ] || die "needs root (a private mount namespace for pcscd's driver directory)"
+help_lines=2,15p
+# shellcheck source=tools/demo-common.sh
+. "$(dirname "$0")/demo-common.sh"
+demo_parse_args "$@"
 
 # ---- build ---------------------------------------------------------------
-if [ -z "$builddir" ]; then
-	if [ -f "$top/Makefile" ]; then builddir=$top; else builddir=$top/_build/demo; fi
-fi
-if [ ! -f "$builddir/Makefile" ]; then
-	echo "== configuring $builddir"
-	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null)
-	mkdir -p "$builddir"
-	(cd "$builddir" && "$top/configure" -q)
-fi
-builddir=$(cd "$builddir" && pwd)
-echo "== building in $builddir"
-jobs=$(nproc 2>/dev/null || echo 2); [ "$jobs" -le 2 ] || jobs=2
-log=$builddir/demo-build.log
-if ! { make -C "$builddir" -j"$jobs" all &&
-       make -C "$builddir" -j"$jobs" tests/emu/onshi-emu tests/tools/onshi-pcsc-probe; } >"$log" 2>&1; then
-	tail -n 40 "$log" >&2
-	die "build failed (full log: $log)"
-fi
-export ONSHI_TOP_SRCDIR=$top ONSHI_TOP_BUILDDIR=$builddir
+demo_build
 probe=$builddir/tests/tools/onshi-pcsc-probe
 
 # ---- card ----------------------------------------------------------------
