@@ -140,3 +140,83 @@ def write_data(path, text=b"onshi end-to-end test data\n"):
     with open(path, "wb") as f:
         f.write(text)
     return hashlib.sha256(text).hexdigest()
+
+
+# ---- the JPKI scenario both drivers must pass ---------------------------------
+
+def jpki_read_and_sign(rep, env, label, reader, carddir, work, pin, extended):
+    """Through PC/SC on one reader: the auth certificate read in short-Le
+    chunks (and in one extended-Le READ where the reader carries it, else a
+    clean refusal), the retry counter, a wrong PIN (63C2, never echoed), then
+    VERIFY + COMPUTE DIGITAL SIGNATURE checked against the certificate.  The
+    same checks run on libccid (the witness) and on our driver."""
+    r = env.probe("--reader", reader, "--timeout", 20000, "wait-card", timeout=40)
+    if not rep.run_result("%s: card present" % label, r):
+        return
+    want = read_bytes(os.path.join(carddir, "auth.der"))
+    cert = os.path.join(work, "auth-%s.der" % reader)
+    r = env.probe("--reader", reader, "read-cert", "auth", "--out", cert)
+    rep.run_result("%s: read-cert auth (short Le chunks)" % label, r,
+                   want_out="bytes=%d" % len(want))
+    rep.check("%s: certificate byte-equal to the card's auth.der (%d bytes)" % (label, len(want)),
+              os.path.exists(cert) and read_bytes(cert) == want)
+    ext = cert + ".ext"
+    r = env.probe("--reader", reader, "read-cert", "auth", "--extended-le", "--out", ext)
+    if extended:
+        rep.run_result("%s: one extended-Le READ BINARY" % label, r,
+                       want_out="bytes=%d" % len(want))
+        rep.check("%s: extended-Le read byte-equal" % label,
+                  os.path.exists(ext) and read_bytes(ext) == want)
+    else:
+        # A short-APDU-level reader cannot carry an extended Le: the driver
+        # refuses the exchange (SCARD_E_NOT_TRANSACTED) and the reader stays usable.
+        rep.run_result("%s: extended-Le READ BINARY refused cleanly (exit 5)" % label, r,
+                       want_rc=EX_TRANSPORT)
+    r = env.probe("--reader", reader, "pin-status")
+    rep.run_result("%s: auth PIN retry counter is 3" % label, r, want_out="auth-pin tries=3")
+
+    data = os.path.join(work, "data-%s.txt" % reader)
+    write_data(data)
+    sig = os.path.join(work, "sig-%s.bin" % reader)
+    wrong = "0000" if pin != "0000" else "9999"
+    r = env.probe("--reader", reader, "sign", "--pin-env", "E2E_PIN", "--data", data,
+                  "--out", sig, extra_env={"E2E_PIN": wrong})
+    rep.run_result("%s: wrong PIN refused with 63C2 (exit 7)" % label, r,
+                   want_rc=EX_PIN, want_out="SW=63C2")
+    rep.check("%s: the PIN never appears in the probe's output" % label,
+              wrong not in r.stdout + r.stderr.replace("SW=63C2", ""))
+    r = env.probe("--reader", reader, "sign", "--pin-env", "E2E_PIN", "--data", data,
+                  "--out", sig, extra_env={"E2E_PIN": pin})
+    rep.run_result("%s: VERIFY + COMPUTE DIGITAL SIGNATURE" % label, r,
+                   want_out="signature bytes=256")
+    ok, out = verify_signature(cert, data, sig, work) if os.path.exists(sig) \
+        else (False, "no signature")
+    rep.check("%s: signature verifies with the certificate" % label, ok, out)
+    r = env.probe("--reader", reader, "pin-status")
+    rep.run_result("%s: correct PIN resets the counter to 3" % label, r,
+                   want_out="auth-pin tries=3")
+
+
+def jpki_pinpad_cases(rep, env, carddir, work, pin):
+    """PIN typed on the emulated keypad through VERIFY_PIN_DIRECT, then a
+    cancelled entry: SW 6401, no try spent, the protocol still in step."""
+    data = os.path.join(work, "data-pinpad.txt")
+    write_data(data)
+    cert = os.path.join(carddir, "auth.der")
+    sig = os.path.join(work, "sig-pinpad.bin")
+    reply = env.control("keypad %s" % pin)
+    rep.check("pinpad: emulator accepts 'keypad DIGITS'", reply.startswith("ok"), reply)
+    r = env.probe("sign", "--pinpad", "--data", data, "--out", sig, timeout=90)
+    rep.run_result("pinpad: PIN typed on the keypad via VERIFY_PIN_DIRECT, then sign", r,
+                   want_out="signature bytes=256")
+    ok, out = verify_signature(cert, data, sig, work) if os.path.exists(sig) \
+        else (False, "no signature")
+    rep.check("pinpad: signature verifies with the certificate", ok, out)
+    reply = env.control("keypad cancel")
+    rep.check("pinpad: emulator accepts 'keypad cancel'", reply.startswith("ok"), reply)
+    r = env.probe("sign", "--pinpad", "--data", data, "--out", sig + ".2", timeout=90)
+    rep.run_result("pinpad: cancel on the keypad gives SW 6401 (exit 9)", r,
+                   want_rc=EX_PINPAD, want_out="SW=6401")
+    r = env.probe("pin-status")
+    rep.run_result("pinpad: a cancelled entry costs no try; T=1 still in step", r,
+                   want_out="auth-pin tries=3")

@@ -46,73 +46,6 @@ def read_log(env):
         return f.read().decode("utf-8", "replace")
 
 
-def read_and_sign(rep, env, label, reader, carddir, work, pin, extended):
-    r = env.probe("--reader", reader, "--timeout", 20000, "wait-card", timeout=40)
-    if not rep.run_result("%s: card present" % label, r):
-        return
-    want = e2elib.read_bytes(os.path.join(carddir, "auth.der"))
-    cert = os.path.join(work, "auth-%s.der" % reader)
-    r = env.probe("--reader", reader, "read-cert", "auth", "--out", cert)
-    rep.run_result("%s: read-cert auth (short Le chunks)" % label, r,
-                   want_out="bytes=%d" % len(want))
-    rep.check("%s: certificate byte-equal to auth.der (%d bytes)" % (label, len(want)),
-              os.path.exists(cert) and e2elib.read_bytes(cert) == want)
-    ext = cert + ".ext"
-    r = env.probe("--reader", reader, "read-cert", "auth", "--extended-le", "--out", ext)
-    if extended:
-        rep.run_result("%s: one extended-Le READ BINARY" % label, r,
-                       want_out="bytes=%d" % len(want))
-        rep.check("%s: extended-Le read byte-equal" % label,
-                  os.path.exists(ext) and e2elib.read_bytes(ext) == want)
-    else:
-        rep.check("%s: extended-Le READ refused cleanly (transmit error, exit 5)" % label,
-                  r.returncode == e2elib.EX_TRANSPORT, r.stdout + r.stderr)
-    r = env.probe("--reader", reader, "pin-status")
-    rep.run_result("%s: auth PIN retry counter is 3" % label, r, want_out="auth-pin tries=3")
-
-    data = os.path.join(work, "data-%s.txt" % reader)
-    e2elib.write_data(data)
-    sig = os.path.join(work, "sig-%s.bin" % reader)
-    wrong = "0000" if pin != "0000" else "9999"
-    r = env.probe("--reader", reader, "sign", "--pin-env", "E2E_PIN", "--data", data,
-                  "--out", sig, extra_env={"E2E_PIN": wrong})
-    rep.run_result("%s: wrong PIN refused with 63C2" % label, r,
-                   want_rc=e2elib.EX_PIN, want_out="SW=63C2")
-    r = env.probe("--reader", reader, "sign", "--pin-env", "E2E_PIN", "--data", data,
-                  "--out", sig, extra_env={"E2E_PIN": pin})
-    rep.run_result("%s: VERIFY + COMPUTE DIGITAL SIGNATURE" % label, r,
-                   want_out="signature bytes=256")
-    ok, out = e2elib.verify_signature(cert, data, sig, work) if os.path.exists(sig) \
-        else (False, "no signature")
-    rep.check("%s: signature verifies with the certificate" % label, ok, out)
-    r = env.probe("--reader", reader, "pin-status")
-    rep.run_result("%s: correct PIN resets the counter to 3" % label, r,
-                   want_out="auth-pin tries=3")
-
-
-def pinpad_cases(rep, env, carddir, work, pin):
-    data = os.path.join(work, "data-pp.txt")
-    e2elib.write_data(data)
-    cert = os.path.join(carddir, "auth.der")
-    sig = os.path.join(work, "sig-pinpad.bin")
-    reply = env.control("keypad %s" % pin)
-    rep.check("pinpad: emulator accepts 'keypad DIGITS'", reply.startswith("ok"), reply)
-    r = env.probe("sign", "--pinpad", "--data", data, "--out", sig, timeout=90)
-    rep.run_result("pinpad: PIN typed on the keypad via VERIFY_PIN_DIRECT, then sign", r,
-                   want_out="signature bytes=256")
-    ok, out = e2elib.verify_signature(cert, data, sig, work) if os.path.exists(sig) \
-        else (False, "no signature")
-    rep.check("pinpad: signature verifies with the certificate", ok, out)
-    reply = env.control("keypad cancel")
-    rep.check("pinpad: emulator accepts 'keypad cancel'", reply.startswith("ok"), reply)
-    r = env.probe("sign", "--pinpad", "--data", data, "--out", sig + ".2", timeout=90)
-    rep.run_result("pinpad: keypad cancel gives SW 6401 (exit 9)", r,
-                   want_rc=e2elib.EX_PINPAD, want_out="SW=6401")
-    r = env.probe("pin-status")
-    rep.run_result("pinpad: a cancelled entry costs no try; T=1 still in step", r,
-                   want_out="auth-pin tries=3")
-
-
 def slot_events(rep, env, label, reader, slot, carddir, work):
     """Card removal and insertion on one slot reach the PC/SC client through
     the interrupt endpoint (NotifySlotChange decoded per slot) quickly."""
@@ -202,10 +135,10 @@ def main():
                         t1_block_sizes(rep, env, profile)
                     sub = os.path.join(work, profile)
                     os.mkdir(sub)
-                    read_and_sign(rep, env, profile + (" slot 0" if multi else ""), 0, card,
+                    e2elib.jpki_read_and_sign(rep, env, profile + (" slot 0" if multi else ""), 0, card,
                                   sub, pin, profile in EXTENDED_OK)
                     if multi:
-                        read_and_sign(rep, env, "multi-slot slot 1 (contactless)", 1, card2,
+                        e2elib.jpki_read_and_sign(rep, env, "multi-slot slot 1 (contactless)", 1, card2,
                                       sub, pin2, True)
                         r = env.probe("--reader", 1, "atr")
                         rep.run_result("multi-slot: contactless slot passes the reader's "
@@ -218,7 +151,7 @@ def main():
                     else:
                         slot_events(rep, env, "%s events" % profile, 0, 0, card, sub)
                     if profile == "pinpad":
-                        pinpad_cases(rep, env, card, sub, pin)
+                        e2elib.jpki_pinpad_cases(rep, env, card, sub, pin)
                     if rep.failed:
                         env.failed = True
             except EnvError as e:
