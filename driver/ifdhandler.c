@@ -91,13 +91,34 @@ IFD_EXPORT RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName)
 	return IFD_SUCCESS;
 }
 
+/* A reader this bundle lists (Info.plist) that no Lun drives yet. */
+static bool listed_and_free(uint16_t vid, uint16_t pid, uint8_t bus, uint8_t address, void *ctx)
+{
+	(void)ctx;
+	size_t len = 0;
+	const char *plist = ifd_config_plist(&len);
+	struct reader_quirks q;
+	return plist && quirks_from_plist(plist, len, vid, pid, &q) &&
+	       !reg_device_in_use(bus, address);
+}
+
 IFD_EXPORT RESPONSECODE IFDHCreateChannel(DWORD Lun, DWORD Channel)
 {
-	/* reader.conf without DEVICENAME: a USB reader cannot be named by a
-	 * channel number (pcscd finds USB readers by hotplug). */
-	ifd_log(IFD_LOG_CRITICAL, "Lun 0x%lX: channel %lu: USB readers need a device name",
-		(unsigned long)Lun, (unsigned long)Channel);
-	return IFD_COMMUNICATION_ERROR;
+	/* reader.conf without DEVICENAME.  A channel number cannot name a USB
+	 * reader, so (as libccid does) the channel is ignored and the first
+	 * reader of our list that is not already open is taken. */
+	ifd_config_load();
+	char name[96];
+	enum usbt_status st = usbt_find_first(listed_and_free, NULL, name, sizeof name);
+	if (st != USBT_OK) {
+		ifd_log(IFD_LOG_CRITICAL, "Lun 0x%lX: channel %lu: %s", (unsigned long)Lun,
+			(unsigned long)Channel, st == USBT_NOT_FOUND ?
+			"no free reader of this driver's list on the bus" : usbt_strerror(st));
+		return st == USBT_NOT_FOUND ? IFD_NO_SUCH_DEVICE : IFD_COMMUNICATION_ERROR;
+	}
+	ifd_log(IFD_LOG_INFO, "Lun 0x%lX: channel %lu: first free reader is %s",
+		(unsigned long)Lun, (unsigned long)Channel, name);
+	return IFDHCreateChannelByName(Lun, name);
 }
 
 IFD_EXPORT RESPONSECODE IFDHCloseChannel(DWORD Lun)

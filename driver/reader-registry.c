@@ -130,6 +130,20 @@ enum reg_status reg_open(unsigned long lun, const char *device_name)
 	return st;
 }
 
+bool reg_device_in_use(uint8_t bus, uint8_t address)
+{
+	bool used = false;
+	pthread_mutex_lock(&table_lock);
+	for (size_t i = 0; i < table_len && !used; i++) {
+		if (!table[i])
+			continue;
+		const struct usbt_identity *id = usbt_identity(table[i]->usb);
+		used = id->bus == bus && id->address == address;
+	}
+	pthread_mutex_unlock(&table_lock);
+	return used;
+}
+
 void reg_close(unsigned long lun)
 {
 	const unsigned key = reg_lun_reader(lun), slot = reg_lun_slot(lun);

@@ -68,6 +68,8 @@ static inline unsigned reg_lun_reader(unsigned long lun) { return (unsigned)(lun
 static inline unsigned reg_lun_slot(unsigned long lun) { return (unsigned)(lun & 0xFFFFu); }
 
 enum reg_status reg_open(unsigned long lun, const char *device_name);
+/* True if a reader of the table drives the USB device at bus:address. */
+bool reg_device_in_use(uint8_t bus, uint8_t address);
 /* Closes the slot; the last slot of a reader closes the device. */
 void reg_close(unsigned long lun);
 /* The reader and slot of an open Lun, or NULL. */

@@ -74,6 +74,20 @@ static bool parse_dec(const char *s, int max, int *out, const char **end)
 	return true;
 }
 
+/* "BUS:ADDRESS:INTERFACE", as pcscd's libusb hotplug back end (and our
+ * IFDHCreateChannel) write it after "usb:VVVV/PPPP:libusb-1.0:". */
+static bool parse_libusb_suffix(const char *p, struct usbt_device_name *out)
+{
+	int bus, addr, ifnum;
+	if (!parse_dec(p, 255, &bus, &p) || *p != ':' || !parse_dec(p + 1, 255, &addr, &p) ||
+	    *p != ':' || !parse_dec(p + 1, 255, &ifnum, &p) || *p)
+		return false;
+	out->bus = bus;
+	out->address = addr;
+	out->interface_number = ifnum;
+	return true;
+}
+
 bool usbt_parse_name(const char *name, struct usbt_device_name *out)
 {
 	const char *p;
@@ -87,6 +101,8 @@ bool usbt_parse_name(const char *name, struct usbt_device_name *out)
 		return true;
 	if (*p != ':')
 		return false;
+	if (strncmp(p, ":libusb-1.0:", 12) == 0)
+		return parse_libusb_suffix(p + 12, out);
 	if (strncmp(p, ":libudev:", 9) != 0)
 		return true;      /* other back ends' suffixes: ignored, as the API asks */
 	p += 9;
@@ -236,6 +252,58 @@ enum usbt_status usbt_open(const char *device_name, struct usb_transport **out)
 	}
 	*out = t;
 	return USBT_OK;
+}
+
+/* The number of the device's CCID interface, or -1 (opens the device to
+ * read the raw configuration descriptor, as usbt_open does). */
+static int ccid_interface_of(libusb_device *dev)
+{
+	libusb_device_handle *h = NULL;
+	if (libusb_open(dev, &h) != 0)
+		return -1;
+	int ifnum = -1;
+	uint8_t *config = malloc(CONFIG_DESC_MAX);
+	size_t clen = 0;
+	struct ccid_interface_info info;
+	const char *reason = NULL;
+	if (config && read_config(h, config, CONFIG_DESC_MAX, &clen) &&
+	    ccid_config_find_interface(config, clen, -1, &info, &reason))
+		ifnum = info.interface_number;
+	free(config);
+	libusb_close(h);
+	return ifnum;
+}
+
+enum usbt_status usbt_find_first(usbt_accept_fn accept, void *ctx, char *name, size_t cap)
+{
+	libusb_context *lctx = NULL;
+	if (!accept || !name || cap == 0 || libusb_init(&lctx) != 0)
+		return USBT_IO;
+	name[0] = '\0';
+	libusb_device **list = NULL;
+	ssize_t n = libusb_get_device_list(lctx, &list);
+	enum usbt_status st = USBT_NOT_FOUND;
+	for (ssize_t i = 0; i < n && st == USBT_NOT_FOUND; i++) {
+		struct libusb_device_descriptor dd;
+		if (libusb_get_device_descriptor(list[i], &dd) != 0)
+			continue;
+		uint8_t bus = libusb_get_bus_number(list[i]);
+		uint8_t addr = libusb_get_device_address(list[i]);
+		if (!accept(dd.idVendor, dd.idProduct, bus, addr, ctx))
+			continue;
+		int ifnum = ccid_interface_of(list[i]);
+		if (ifnum < 0)
+			continue;
+		int w = snprintf(name, cap, "usb:%04x/%04x:libusb-1.0:%u:%u:%d", dd.idVendor,
+				 dd.idProduct, bus, addr, ifnum);
+		st = (w > 0 && (size_t)w < cap) ? USBT_OK : USBT_IO;
+	}
+	if (list)
+		libusb_free_device_list(list, 1);
+	libusb_exit(lctx);
+	if (st != USBT_OK)
+		name[0] = '\0';
+	return st;
 }
 
 void usbt_close(struct usb_transport *t)

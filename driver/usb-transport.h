@@ -2,8 +2,9 @@
  *
  * Contract:
  *  - usbt_open() takes a pcscd device name, "usb:VVVV/PPPP" optionally
- *    followed by ":libudev:IFNUM:/dev/bus/usb/BBB/DDD" (other suffixes are
- *    ignored), finds the device, claims its CCID interface (class 0x0B, or
+ *    followed by ":libudev:IFNUM:/dev/bus/usb/BBB/DDD" or by
+ *    ":libusb-1.0:BUS:ADDRESS:IFNUM" (other suffixes are ignored), finds the
+ *    device, claims its CCID interface (class 0x0B, or
  *    0xFF with a 54-byte CCID class descriptor) and validates the class
  *    descriptor with ccid-desc.  Each transport owns its libusb context.
  *  - Bulk and interrupt calls block for at most their timeout.  Once libusb
@@ -59,6 +60,14 @@ struct usb_transport;
 bool usbt_parse_name(const char *name, struct usbt_device_name *out);
 
 enum usbt_status usbt_open(const char *device_name, struct usb_transport **out);
+
+/* Walks the bus in libusb's order and names (in the libusb-1.0 form above)
+ * the first device that `accept` takes and that has a CCID interface; for
+ * the legacy IFDHCreateChannel, where pcscd gives no device name.
+ * USBT_NOT_FOUND when there is none. */
+typedef bool (*usbt_accept_fn)(uint16_t vid, uint16_t pid, uint8_t bus, uint8_t address,
+                               void *ctx);
+enum usbt_status usbt_find_first(usbt_accept_fn accept, void *ctx, char *name, size_t cap);
 void usbt_close(struct usb_transport *t);
 
 const struct ccid_interface_info *usbt_interface(const struct usb_transport *t);

@@ -41,6 +41,6 @@ TESTS += $(ONSHICTL_E2E_TESTS)
 
 # onshi's own IFD handler through pcscd (driver/ifd.mk builds the bundle).
 ONSHI_DRIVER_E2E_TESTS = tests/e2e/test-onshi-driver.py tests/e2e/test-onshi-driver-faults.py \
-	tests/e2e/test-onshi-driver-part10.py
+	tests/e2e/test-onshi-driver-part10.py tests/e2e/test-onshi-driver-channel.py
 dist_check_SCRIPTS += $(ONSHI_DRIVER_E2E_TESTS)
 TESTS += $(ONSHI_DRIVER_E2E_TESTS)

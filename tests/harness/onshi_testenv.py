@@ -150,7 +150,7 @@ class TestEnv:
                  driver="libccid", reader="emu", dbus_policy=None,
                  dbus_policy_files=(), emu_args=(), pcscd_args=(),
                  keep_logs_on_failure=True, verbose=False, libccid_options=None,
-                 apdu_log=True):
+                 apdu_log=True, reader_conf=()):
         self.profile = profile
         # pcscd --apdu logs every APDU as sent, PIN bytes included: tests that
         # prove no PIN reaches any log of the run turn it off.
@@ -168,6 +168,10 @@ class TestEnv:
         self.verbose = verbose
         # libccid's ifdDriverOptions for this run (None: Debian's default).
         self.libccid_options = libccid_options
+        # Extra reader.conf entries, each a list of (KEY, VALUE) pairs in
+        # file order (pcscd's legacy, non-hotplug way to load a driver).
+        # driver=() leaves the bundle drop dir empty, so hotplug adds nothing.
+        self.reader_conf = [list(e) for e in reader_conf]
         self.dir = None
         self.marker = None
         self.emu = None
@@ -354,6 +358,12 @@ class TestEnv:
                 f.write("DEVICENAME /dev/null:%d\n" % self.vpcd_port)
                 f.write("LIBPATH %s\n" % VPCD_LIB)
                 f.write("CHANNELID %d\n" % self.vpcd_port)
+        for i, entry in enumerate(self.reader_conf):
+            with open(os.path.join(conf, "entry-%d" % i), "w") as f:
+                for key, value in entry:
+                    if key not in ("FRIENDLYNAME", "DEVICENAME", "LIBPATH", "CHANNELID"):
+                        raise EnvError("not a reader.conf key: %r" % key)
+                    f.write('%s %s\n' % (key, '"%s"' % value if key == "FRIENDLYNAME" else value))
         return conf
 
     @staticmethod

@@ -29,12 +29,38 @@ START_TEST(name_plain_and_other_backends)
 	ck_assert_int_eq(n.interface_number, -1);
 	ck_assert_int_eq(n.bus, -1);
 	ck_assert_int_eq(n.address, -1);
-	/* a suffix of another back end is ignored, as the IFDH API asks */
-	ck_assert(usbt_parse_name("usb:04e6/5120:libusb-1.0:1:7:0", &n));
+	/* a suffix of an unknown back end is ignored, as the IFDH API asks */
+	ck_assert(usbt_parse_name("usb:04e6/5120:serial:/dev/ttyS0", &n));
 	ck_assert_int_eq(n.interface_number, -1);
+	ck_assert_int_eq(n.bus, -1);
 	ck_assert(usbt_parse_name("usb:054c/0dc9:libudev:1:/weird/node", &n));
 	ck_assert_int_eq(n.interface_number, 1);
 	ck_assert_int_eq(n.bus, -1);
+}
+END_TEST
+
+START_TEST(name_libusb)
+{
+	/* pcscd's libusb hotplug back end, and our IFDHCreateChannel */
+	struct usbt_device_name n;
+	ck_assert(usbt_parse_name("usb:04e6/5120:libusb-1.0:1:7:0", &n));
+	ck_assert_uint_eq(n.vid, 0x04E6);
+	ck_assert_uint_eq(n.pid, 0x5120);
+	ck_assert_int_eq(n.bus, 1);
+	ck_assert_int_eq(n.address, 7);
+	ck_assert_int_eq(n.interface_number, 0);
+	ck_assert(usbt_parse_name("usb:054c/0dc9:libusb-1.0:255:127:2", &n));
+	ck_assert_int_eq(n.bus, 255);
+	ck_assert_int_eq(n.address, 127);
+	ck_assert_int_eq(n.interface_number, 2);
+	/* a malformed libusb-1.0 suffix is refused, not half-used */
+	ck_assert(!usbt_parse_name("usb:04e6/5120:libusb-1.0:", &n));
+	ck_assert(!usbt_parse_name("usb:04e6/5120:libusb-1.0:1:7", &n));
+	ck_assert(!usbt_parse_name("usb:04e6/5120:libusb-1.0:1:7:", &n));
+	ck_assert(!usbt_parse_name("usb:04e6/5120:libusb-1.0:1:7:0:9", &n));
+	ck_assert(!usbt_parse_name("usb:04e6/5120:libusb-1.0:256:7:0", &n));
+	ck_assert(!usbt_parse_name("usb:04e6/5120:libusb-1.0:1:x:0", &n));
+	ck_assert(!usbt_parse_name("usb:04e6/5120:libusb-1.0:1:7:0x", &n));
 }
 END_TEST
 
@@ -172,6 +198,7 @@ int main(void)
 	TCase *tc = tcase_create("pure");
 	tcase_add_test(tc, name_libudev);
 	tcase_add_test(tc, name_plain_and_other_backends);
+	tcase_add_test(tc, name_libusb);
 	tcase_add_test(tc, name_rejected);
 	tcase_add_test(tc, parse_numbers);
 	tcase_add_test(tc, plist_values);
