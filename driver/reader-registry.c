@@ -7,6 +7,10 @@
 #include "reader-registry.h"
 
 #define INTERRUPT_BUF 64   /* NotifySlotChange for 16 slots is 5 bytes */
+/* How long a slot-change wait on an unplugged reader waits for pcscd's stop
+ * request (which follows its hotplug removal) before returning "removed";
+ * longer than pcscd 1.9.9's 1 s hold of a client on a removed reader. */
+#define REMOVAL_STOP_GRACE_MS 3000u
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ifd_reader **table;
@@ -234,6 +238,8 @@ enum reg_wait reg_wait_slot_change(struct ifd_reader *r, uint8_t slot, unsigned 
 	struct timespec deadline;
 	deadline_after(&deadline, timeout_ms);
 	enum reg_wait result;
+	bool removal_seen = false;
+	struct timespec removal_deadline = deadline;
 	pthread_mutex_lock(&r->notify_lock);
 	for (;;) {
 		if (s->stop_requested) {
@@ -247,8 +253,26 @@ enum reg_wait reg_wait_slot_change(struct ifd_reader *r, uint8_t slot, unsigned 
 			break;
 		}
 		if (usbt_removed(r->usb)) {
-			result = REG_WAIT_REMOVED;
-			break;
+			/* pcscd's hotplug removes the reader and then stops this
+			 * wait.  Ending it now, unasked, costs a client up to 1.4 s
+			 * instead of 1 s: pcscd's event thread sleeps 400 ms on a
+			 * failed wait and then probes the gone reader, which makes
+			 * it sleep a further second (SendHotplugSignal) while the
+			 * client's last call waits for it to exit.  So wait for the
+			 * stop a while; a reader pcscd does not hotplug (reader.conf)
+			 * still learns of the removal after the grace. */
+			if (!removal_seen) {
+				removal_seen = true;
+				deadline_after(&removal_deadline, REMOVAL_STOP_GRACE_MS);
+			}
+			if (ms_until(&removal_deadline) <= 0 || ms_until(&deadline) <= 0) {
+				result = REG_WAIT_REMOVED;
+				break;
+			}
+			const struct timespec *until =
+				ms_until(&removal_deadline) < ms_until(&deadline) ? &removal_deadline : &deadline;
+			pthread_cond_timedwait(&r->notify_cond, &r->notify_lock, until);
+			continue;
 		}
 		long left = ms_until(&deadline);
 		if (left <= 0) {
@@ -274,8 +298,7 @@ enum reg_wait reg_wait_slot_change(struct ifd_reader *r, uint8_t slot, unsigned 
 				ifd_log(IFD_LOG_CRITICAL, "reader %u: interrupt message not understood "
 					"(%zu bytes)", r->key, got);
 		} else if (us == USBT_NO_DEVICE) {
-			result = REG_WAIT_REMOVED;
-			break;
+			usbt_mark_removed(r->usb);   /* the next turn waits for pcscd's stop */
 		} else if (us == USBT_IO) {
 			result = REG_WAIT_ERROR;   /* the caller backs off; no tight loop */
 			break;

@@ -12,7 +12,9 @@
  *    its slots.  reg_wait_slot_change() lets one waiting thread at a time
  *    read the endpoint; a NotifySlotChange is decoded per slot and wakes the
  *    waiters of the slots it names.  reg_stop_wait() ends a slot's wait (and
- *    its next one) at once.
+ *    its next one) at once.  On an unplugged reader a wait ends with
+ *    REG_WAIT_STOPPED when reg_stop_wait() comes within a few seconds (as
+ *    pcscd's hotplug removal does), else with REG_WAIT_REMOVED.
  *  - The registry lock only guards the table; per-slot card state is used
  *    under pcscd's per-reader serialisation plus the device's I/O lock.
  */
