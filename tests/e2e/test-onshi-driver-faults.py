@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -70,10 +71,49 @@ def fault_cases(rep, env, profile, want, work):
 
 
 # pcscd 1.9.9 holds a client for 1 s after a driver returns IFD_NO_SUCH_DEVICE
-# from Transmit (measured: the driver answers within ~1 ms of the unplug, the
-# client ~1.0 s later); the bound below is that hold plus 1 s.
+# from Transmit: IFDTransmit calls SendHotplugSignal(), which sleeps one
+# second (src/utils.c) before SCardTransmit returns.  Measured: the driver
+# answers ~2 ms after the unplug and the client has its error 1.00 s after
+# the unplug.  (It was 1.4 s while the driver's slot-change wait ended on the
+# unplug unasked: pcscd's event thread then slept, probed the gone reader and
+# slept a second more, and the client's reply waited for that thread; the
+# slack below is small enough to catch that coming back.)  The client check
+# times the client's error message; the driver's own share is checked
+# against pcscd's log with DRIVER_REMOVAL_BOUND_S.
 PCSCD_REMOVAL_HOLD_S = 1.0
+CLIENT_REMOVAL_SLACK_S = 0.25
 DRIVER_REMOVAL_BOUND_S = 0.2
+
+
+class StderrWatch:
+    """Reads a client's stderr in a thread and notes when the first line came."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.first_at = None
+        self.lines = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        if proc.stdout is not None:   # drained, so the client never blocks on it
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+
+    def _run(self):
+        for line in self.proc.stderr:
+            if self.first_at is None:
+                self.first_at = time.monotonic()
+            self.lines.append(line)
+
+    def text(self):
+        return "".join(self.lines)
+
+    def finish(self, timeout):
+        """Waits for the client's exit (killing it after `timeout`)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.thread.join(5)
 
 
 def removal_latency(log_path):
@@ -112,6 +152,21 @@ def pcscd_wedged(log_path):
     return driver_done and not died
 
 
+def check_client_error(rep, label, watch, t0, want="Reader is unavailable"):
+    """The client's PC/SC call failed (with `want` in its message, if given)
+    within pcscd's hold plus slack of the unplug at t0."""
+    bound = PCSCD_REMOVAL_HOLD_S + CLIENT_REMOVAL_SLACK_S
+    took = watch.first_at - t0 if watch.first_at is not None else None
+    err = watch.text()
+    rep.check("%s: client's call fails%s within %.2f s of the unplug (pcscd's 1 s hold "
+              "included): %s, exit %s: %s"
+              % (label, " with '%s'" % want if want else "", bound,
+                 "%.3f s" % took if took is not None else "no error", watch.proc.returncode,
+                 err.strip().splitlines()[0] if err.strip() else "-"),
+              watch.proc.returncode not in (0, None) and (not want or want in err)
+              and took is not None and 0 <= took < bound, err[-300:])
+
+
 def unplug_case(rep, env, profile, want, work):
     label = "%s unplug" % profile
     # Many APDUs on one connection; the fault makes one of them hang in the
@@ -119,25 +174,18 @@ def unplug_case(rep, env, profile, want, work):
     apdus = [SELECT_JPKI] * 3000
     proc = subprocess.Popen([e2elib.probe_path(), "transmit"] + apdus, env=env.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watch = StderrWatch(proc)
     try:
         time.sleep(0.2)
         env.control("fault endless-time-extension")
         time.sleep(1.5)
         rep.check("%s: command blocked in the reader before the unplug" % label,
                   proc.poll() is None)
+        t0 = time.monotonic()   # the unplug happens while the control call runs
         reply = env.control("unplug")
-        t0 = time.monotonic()
         rep.check("%s: emulator unplugs" % label, reply.startswith("ok"), reply)
-        try:
-            out, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        took = time.monotonic() - t0
-        rep.check("%s: client gets 'Reader is unavailable' within %.1f s (%.2f s)"
-                  % (label, PCSCD_REMOVAL_HOLD_S + 1, took),
-                  proc.returncode != 0 and "Reader is unavailable" in err
-                  and took < PCSCD_REMOVAL_HOLD_S + 1, err)
+        watch.finish(10)
+        check_client_error(rep, label, watch, t0)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -166,18 +214,13 @@ def unplug_case(rep, env, profile, want, work):
                                 text=True)
         for _ in range(3):   # three answers: the connection is in use
             proc.stdout.readline()
+        watch = StderrWatch(proc)
         time.sleep(delay)
-        env.control("unplug")
         t0 = time.monotonic()
-        try:
-            _, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        took = time.monotonic() - t0
-        rep.check("%s: the client fails within %.1f s (%.2f s, exit %d)"
-                  % (sub, PCSCD_REMOVAL_HOLD_S + 1, took, proc.returncode),
-                  proc.returncode != 0 and took < PCSCD_REMOVAL_HOLD_S + 1, err[-300:])
+        env.control("unplug")
+        watch.finish(10)
+        # (between two APDUs the error may also be about the card)
+        check_client_error(rep, sub, watch, t0, want=None)
         rep.check("%s: pcscd alive" % sub, "pcscd" in env.pids())
         env.control("replug")
         r = env.probe("--timeout", 20000, "wait-card", timeout=40)
