@@ -27,6 +27,17 @@ TESTS += $(E2E_TESTS)
 
 EXTRA_DIST += tests/harness/onshi_testenv.py tests/e2e/e2elib.py tools/demo.sh
 
+# Preloaded into the test pcscd after umockdev's preload (see the source).
+# Built without sanitizers: pcscd is not instrumented, and the ASan runtime
+# is preloaded only when the driver under test needs it.
+check_LTLIBRARIES += tests/harness/libonshi-test-preload.la
+tests_harness_libonshi_test_preload_la_SOURCES = tests/harness/preload-connect-retry.c
+tests_harness_libonshi_test_preload_la_CFLAGS = $(WARN_CFLAGS)
+tests_harness_libonshi_test_preload_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+tests_harness_libonshi_test_preload_la_LIBADD = -ldl
+dist_check_SCRIPTS += tests/harness/test-preload-retry.py
+TESTS += tests/harness/test-preload-retry.py
+
 # onshid end-to-end tests (a real D-Bus client through Gio on a private bus).
 ONSHID_E2E_TESTS = tests/e2e/test-onshid-basic.py tests/e2e/test-onshid-access.py \
 	tests/e2e/test-onshid-events.py

@@ -78,6 +78,10 @@ def probe_path():
     return os.environ.get("ONSHI_PROBE") or build_path("tests/tools/onshi-pcsc-probe")
 
 
+def test_preload_path():
+    return build_path("tests/harness/.libs/libonshi-test-preload.so")
+
+
 def emu_path():
     return os.environ.get("ONSHI_EMU") or build_path("tests/emu/onshi-emu")
 
@@ -420,6 +424,10 @@ class TestEnv:
         preload = self._sanitizer_runtimes(drop)
         if self.reader == "emu":
             preload.append(UMOCKDEV_PRELOAD)
+            # After umockdev's: logs and retries a failed connect to the
+            # emulator's ioctl socket (tests/harness/preload-connect-retry.c).
+            if os.path.exists(test_preload_path()):
+                preload.append(test_preload_path())
             activate += ["-E", "UMOCKDEV_DIR=" + self.emu_info["UMOCKDEV_DIR"]]
         if preload:
             activate += ["-E", "LD_PRELOAD=" + ":".join(preload)]
