@@ -238,8 +238,7 @@ enum reg_wait reg_wait_slot_change(struct ifd_reader *r, uint8_t slot, unsigned 
 	struct timespec deadline;
 	deadline_after(&deadline, timeout_ms);
 	enum reg_wait result;
-	bool removal_seen = false;
-	struct timespec removal_deadline = deadline;
+	bool removal_seen = false;   /* then `deadline` is at most the removal grace away */
 	pthread_mutex_lock(&r->notify_lock);
 	for (;;) {
 		if (s->stop_requested) {
@@ -263,15 +262,14 @@ enum reg_wait reg_wait_slot_change(struct ifd_reader *r, uint8_t slot, unsigned 
 			 * still learns of the removal after the grace. */
 			if (!removal_seen) {
 				removal_seen = true;
-				deadline_after(&removal_deadline, REMOVAL_STOP_GRACE_MS);
+				if (ms_until(&deadline) > (long)REMOVAL_STOP_GRACE_MS)
+					deadline_after(&deadline, REMOVAL_STOP_GRACE_MS);
 			}
-			if (ms_until(&removal_deadline) <= 0 || ms_until(&deadline) <= 0) {
+			if (ms_until(&deadline) <= 0) {
 				result = REG_WAIT_REMOVED;
 				break;
 			}
-			const struct timespec *until =
-				ms_until(&removal_deadline) < ms_until(&deadline) ? &removal_deadline : &deadline;
-			pthread_cond_timedwait(&r->notify_cond, &r->notify_lock, until);
+			pthread_cond_timedwait(&r->notify_cond, &r->notify_lock, &deadline);
 			continue;
 		}
 		long left = ms_until(&deadline);

@@ -168,6 +168,20 @@ static bool read_config(libusb_device_handle *h, uint8_t *buf, size_t cap, size_
 	return true;
 }
 
+/* The CCID interface (interface_number < 0: the first one) of an open
+ * device, from its raw configuration descriptor. */
+static bool find_interface(libusb_device_handle *h, int interface_number,
+                           struct ccid_interface_info *out, const char **reason)
+{
+	uint8_t *config = malloc(CONFIG_DESC_MAX);
+	size_t clen = 0;
+	*reason = "cannot read the configuration descriptor";
+	bool ok = config && read_config(h, config, CONFIG_DESC_MAX, &clen) &&
+		  ccid_config_find_interface(config, clen, interface_number, out, reason);
+	free(config);
+	return ok;
+}
+
 /* Opens one candidate device and claims its CCID interface. */
 static enum usbt_status try_device(struct usb_transport *t, libusb_device *dev,
                                    const struct usbt_device_name *want)
@@ -178,17 +192,12 @@ static enum usbt_status try_device(struct usb_transport *t, libusb_device *dev,
 		ifd_log(IFD_LOG_CRITICAL, "libusb_open: %s", libusb_error_name(rc));
 		return map_libusb(rc) == USBT_NO_DEVICE ? USBT_NO_DEVICE : USBT_IO;
 	}
-	uint8_t *config = malloc(CONFIG_DESC_MAX);
-	size_t clen = 0;
-	const char *reason = "cannot read the configuration descriptor";
-	if (!config || !read_config(h, config, CONFIG_DESC_MAX, &clen) ||
-	    !ccid_config_find_interface(config, clen, want->interface_number, &t->iface, &reason)) {
+	const char *reason;
+	if (!find_interface(h, want->interface_number, &t->iface, &reason)) {
 		ifd_log(IFD_LOG_CRITICAL, "no usable CCID interface: %s", reason);
-		free(config);
 		libusb_close(h);
 		return USBT_NOT_FOUND;
 	}
-	free(config);
 	libusb_set_auto_detach_kernel_driver(h, 1);
 	rc = libusb_claim_interface(h, t->iface.interface_number);
 	if (rc != 0) {
@@ -254,22 +263,16 @@ enum usbt_status usbt_open(const char *device_name, struct usb_transport **out)
 	return USBT_OK;
 }
 
-/* The number of the device's CCID interface, or -1 (opens the device to
- * read the raw configuration descriptor, as usbt_open does). */
+/* The number of the device's first CCID interface, or -1 (opens the device,
+ * without claiming anything, to read its configuration descriptor). */
 static int ccid_interface_of(libusb_device *dev)
 {
 	libusb_device_handle *h = NULL;
 	if (libusb_open(dev, &h) != 0)
 		return -1;
-	int ifnum = -1;
-	uint8_t *config = malloc(CONFIG_DESC_MAX);
-	size_t clen = 0;
 	struct ccid_interface_info info;
-	const char *reason = NULL;
-	if (config && read_config(h, config, CONFIG_DESC_MAX, &clen) &&
-	    ccid_config_find_interface(config, clen, -1, &info, &reason))
-		ifnum = info.interface_number;
-	free(config);
+	const char *reason;
+	int ifnum = find_interface(h, -1, &info, &reason) ? info.interface_number : -1;
 	libusb_close(h);
 	return ifnum;
 }
