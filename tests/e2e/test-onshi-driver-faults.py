@@ -245,8 +245,11 @@ def unplug_case(rep, env, profile, want, work):
 # ioctl socket".  Seen about once in five runs of this test, after an unplug
 # during an endless time extension; the emulator's socket is listening right
 # after every replug (checked 60 times), so the cause is believed to lie in
-# the preload (not proven: umockdev 0.17 does not print the errno).  Such a run says nothing about the driver, so the
-# profile is run once more in a fresh environment, and the run says so.
+# the preload (not proven).  The harness now preloads
+# tests/harness/preload-connect-retry.c, which retries such a connect and
+# logs its errno to the pcscd log; if pcscd still dies that way, the run says
+# nothing about the driver, so the profile is run once more in a fresh
+# environment, and the run says so.
 PRELOAD_DEATH = "libumockdev-preload: Failed to connect to ioctl socket"
 
 
