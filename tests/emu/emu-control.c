@@ -151,6 +151,12 @@ static int parse_tokens(char **tok, emu_cmd *out, char **error)
 			return fail(error, "usage: card-delay [SLOT] MS (0..600000)");
 		return 0;
 	}
+	if (strcmp(tok[0], "answer-tail") == 0) {
+		out->kind = EMU_CMD_ANSWER_TAIL;
+		if (!tok[1] || tok[2] || !parse_uint(tok[1], 0, EMU_ANSWER_TAIL_MAX_MS, &out->delay_ms))
+			return fail(error, "usage: answer-tail MS (0..10000)");
+		return 0;
+	}
 	if (strcmp(tok[0], "fault") == 0) {
 		out->kind = EMU_CMD_FAULT;
 		return parse_fault(tok, out, error);
@@ -166,7 +172,7 @@ static int parse_tokens(char **tok, emu_cmd *out, char **error)
 		}
 	}
 	return fail(error, "unknown command (insert, remove, unplug, replug, fault, keypad, "
-		    "card-delay, stats, reset-stats, quit)");
+		    "card-delay, answer-tail, stats, reset-stats, quit)");
 }
 
 int emu_cmd_parse(const char *line, emu_cmd *out, char **error)

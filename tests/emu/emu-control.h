@@ -29,10 +29,12 @@
 #define EMU_KEYPAD_MAX     64     /* keys the simulated user may type */
 #define EMU_FAULT_COUNT_MAX 1000000u
 #define EMU_CARD_DELAY_MAX_MS 600000u
+#define EMU_ANSWER_TAIL_MAX_MS 10000u
 
 typedef enum emu_cmd_kind {
 	EMU_CMD_INSERT, EMU_CMD_REMOVE, EMU_CMD_UNPLUG, EMU_CMD_REPLUG, EMU_CMD_FAULT,
 	EMU_CMD_KEYPAD, EMU_CMD_STATS, EMU_CMD_RESET_STATS, EMU_CMD_QUIT, EMU_CMD_CARD_DELAY,
+	EMU_CMD_ANSWER_TAIL,
 } emu_cmd_kind;
 
 typedef enum emu_keypad_kind { EMU_KEYPAD_DIGITS, EMU_KEYPAD_CANCEL, EMU_KEYPAD_TIMEOUT } emu_keypad_kind;
@@ -45,7 +47,7 @@ typedef struct emu_cmd {
 	bool stall;                /* fault stall: a USB-level fault, not a frame fault */
 	emu_ccid_fault fault;
 	unsigned count;
-	unsigned delay_ms;         /* card-delay */
+	unsigned delay_ms;         /* card-delay, answer-tail */
 	emu_keypad_kind keypad;
 	char digits[EMU_KEYPAD_MAX + 1]; /* PINs: wiped by emu_cmd_clear() */
 } emu_cmd;

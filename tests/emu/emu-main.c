@@ -62,6 +62,7 @@ struct reader {
 	GQueue jobs;
 	bool fw_quit;
 	unsigned commands_in_flight; /* PC_to_RDR messages queued or running (jobs_lock) */
+	unsigned answer_tail_ms;     /* firmware thread only: see job_bulk_out() */
 
 	/* wait_ms() and what cuts it short */
 	GMutex wait_lock;
@@ -144,9 +145,25 @@ static void clear_abort(reader *r)
 
 /* ---- firmware environment -------------------------------------------------------- */
 
+/* Set on the firmware thread while job_bulk_out() runs a command: whether
+ * that command has sent its answer yet. */
+static __thread bool bulk_job_running, bulk_job_answered;
+
+static void command_done(reader *r);
+
 static void env_bulk_in(void *user, const uint8_t *frame, size_t len)
 {
 	reader *r = user;
+	/* A reader is free again once it has sent its answer (a time extension
+	 * is not one): count the command done before the host can see the
+	 * answer, or a host that sends the next command at once is told
+	 * CMD_SLOT_BUSY by a reader that is only tidying up.  (Busy answers
+	 * come from another thread and do not count.) */
+	if (bulk_job_running && !bulk_job_answered && len > CCID_OFF_STATUS &&
+	    (frame[CCID_OFF_STATUS] & 0xC0) != CCID_CMD_TIME_EXTENSION) {
+		bulk_job_answered = true;
+		command_done(r);
+	}
 	emu_usb_bulk_in(r->usb, frame, len);
 }
 
@@ -187,9 +204,17 @@ static void job_bulk_out(reader *r, void *data)
 	bulk_msg *m = data;
 	/* A new command: an Abort that came before it has done its job. */
 	clear_abort(r);
+	bulk_job_running = true;
+	bulk_job_answered = false;
 	emu_ccid_bulk_out(r->ccid, m->data, m->len);
 	g_free(m);
-	command_done(r);
+	/* answer-tail: firmware work after the answer, which must not make the
+	 * reader look busy (see env_bulk_in()). */
+	if (r->answer_tail_ms)
+		g_usleep((gulong)r->answer_tail_ms * 1000);
+	bulk_job_running = false;
+	if (!bulk_job_answered)      /* mute: no answer at all */
+		command_done(r);
 }
 
 /* A reader works on one command at a time (bMaxCCIDBusySlots 1): one that
@@ -477,6 +502,11 @@ static char *cmd_card_delay(reader *r, const emu_cmd *cmd)
 	return g_strdup_printf("ok slot=%u delay_ms=%u", dj.slot, dj.ms);
 }
 
+static void job_answer_tail(reader *r, void *data)
+{
+	r->answer_tail_ms = *(unsigned *)data;
+}
+
 static gboolean quit_idle(gpointer data)
 {
 	g_main_loop_quit(((reader *)data)->loop);
@@ -520,6 +550,11 @@ static char *exec_cmd(void *user, const emu_cmd *cmd, emu_control_pending *pendi
 		return cmd_keypad(r, cmd);
 	case EMU_CMD_CARD_DELAY:
 		return cmd_card_delay(r, cmd);
+	case EMU_CMD_ANSWER_TAIL: {
+		unsigned ms = cmd->delay_ms;
+		fw_call(r, job_answer_tail, &ms, true);
+		return g_strdup_printf("ok answer_tail_ms=%u", ms);
+	}
 	case EMU_CMD_STATS:
 		return cmd_stats(r, false);
 	case EMU_CMD_RESET_STATS:

@@ -114,6 +114,20 @@ START_TEST(card_delay)
 }
 END_TEST
 
+START_TEST(answer_tail)
+{
+	emu_cmd c = parse_ok("answer-tail 30");
+	ck_assert_int_eq(c.kind, EMU_CMD_ANSWER_TAIL);
+	ck_assert_uint_eq(c.delay_ms, 30);
+	c = parse_ok("answer-tail 0");
+	ck_assert_uint_eq(c.delay_ms, 0);
+	g_free(parse_err("answer-tail"));
+	g_free(parse_err("answer-tail 10001"));
+	g_free(parse_err("answer-tail 0 5"));
+	g_free(parse_err("answer-tail -1"));
+}
+END_TEST
+
 START_TEST(keypad_never_echoes_digits)
 {
 	emu_cmd c = parse_ok("keypad 123456");
@@ -206,7 +220,8 @@ START_TEST(server_answers_each_line_in_order)
 
 	char *out = converse(path, "stats\nbogus\nfault mute 2\n", 3);
 	ck_assert_str_eq(out, "ok bulk_out=1\nerr unknown command (insert, remove, unplug, replug, "
-			      "fault, keypad, card-delay, stats, reset-stats, quit)\nok kind=4\n");
+			      "fault, keypad, card-delay, answer-tail, stats, reset-stats, quit)\n"
+			      "ok kind=4\n");
 	ck_assert_int_eq(calls, 2);     /* the bad line never reached exec */
 	g_free(out);
 
@@ -276,6 +291,7 @@ int main(void)
 	tcase_add_test(tc, plain_commands);
 	tcase_add_test(tc, faults);
 	tcase_add_test(tc, card_delay);
+	tcase_add_test(tc, answer_tail);
 	tcase_add_test(tc, keypad_never_echoes_digits);
 	tcase_add_test(tc, server_answers_each_line_in_order);
 	tcase_add_test(tc, deferred_reply_holds_later_lines_of_that_client_only);

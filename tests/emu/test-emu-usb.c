@@ -685,6 +685,31 @@ START_TEST(command_while_busy_gets_slot_busy)
 }
 END_TEST
 
+START_TEST(command_right_after_an_answer_is_not_busy)
+{
+	/* A reader is free again once it has sent its answer: a host that sends
+	 * the next command the moment it has the last answer must never get
+	 * CMD_SLOT_BUSY (libccid's T=1 then gives up on the card for good; seen
+	 * in CI under ASan).  answer-tail makes the firmware linger 30 ms after
+	 * each answer, so every command below lands in that window. */
+	ctl_ok("answer-tail 30");
+	libusb_device_handle *h = open_reader();
+	drain_interrupt(h, 100);
+	uint8_t buf[CCID_HEADER_LEN + 64];
+	for (unsigned i = 0; i < 20; i++) {
+		const uint8_t status[CCID_HEADER_LEN] = { PC_TO_RDR_GET_SLOT_STATUS, 0, 0, 0, 0, 0,
+							  (uint8_t)i };
+		send_msg(h, status, sizeof(status));
+		ck_assert_int_eq(read_frame(h, buf, sizeof(buf), TIMEOUT_MS), CCID_HEADER_LEN);
+		ck_assert_msg(buf[CCID_OFF_ERROR] == 0 && buf[CCID_OFF_SEQ] == (uint8_t)i,
+			      "command %u: bSeq %02X status %02X error %02X", i, buf[CCID_OFF_SEQ],
+			      buf[CCID_OFF_STATUS], buf[CCID_OFF_ERROR]);
+	}
+	close_reader(h);
+	ctl_ok("answer-tail 0");
+}
+END_TEST
+
 START_TEST(abort_ends_a_power_on_waiting_for_a_vicc_peer)
 {
 	/* No vicc peer ever connects: IccPowerOn would wait 20 s for one.  The
@@ -814,6 +839,7 @@ static Suite *emu_usb_suite(void)
 	tcase_add_test(tc, dead_client_releases_its_claim);
 	tcase_add_test(tc, usbfs_answers_like_the_kernel);
 	tcase_add_test(tc, command_while_busy_gets_slot_busy);
+	tcase_add_test(tc, command_right_after_an_answer_is_not_busy);
 	tcase_add_test(tc, abort_ends_a_power_on_waiting_for_a_vicc_peer);
 	tcase_add_test(tc, unplug_fails_pending_urbs_and_replug_renumbers);
 	tcase_add_test(tc, replug_finds_the_card_unpowered);
