@@ -3,6 +3,7 @@ pieces not built, virtual cards, signature checks.  Python stdlib only."""
 
 import hashlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -93,6 +94,21 @@ def make_card(parent, name="card", *options):
     subprocess.run(["sh", mkcard_path(), d] + list(options), check=True,
                    stdout=subprocess.DEVNULL, timeout=120)
     return d
+
+
+def secret_in_text(text, secret):
+    """True if a log or output shows the secret: as itself, standing apart
+    from letters and digits (a 4-digit PIN inside a hex dump of certificate or
+    random bytes is chance, 1 in 65536 per position, not a leak), or as its
+    ASCII bytes in hex, with or without spaces between the bytes."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    up = text.upper()
+    if re.search(r"(?<![0-9A-Z])" + re.escape(secret.upper()) + r"(?![0-9A-Z])", up):
+        return True
+    hexed = secret.encode().hex().upper()
+    spaced = " ".join(hexed[i:i + 2] for i in range(0, len(hexed), 2))
+    return hexed in up or spaced in up
 
 
 def card_conf(carddir):
