@@ -1193,6 +1193,22 @@ static void reader_remove(struct reader *r, const char *name, const char *agent_
 	op_start_next(r);  /* idle: tells the worker to exit */
 }
 
+/* The card the callers asked about has left: the running call and every
+ * queued one fail with CardRemoved, so a call made for one patient's card
+ * never runs on the next patient's.  The queued ones go first: aborting the
+ * running call may start the next one at once.  Internal operations (card
+ * typing) stay; the next card queues its own anyway. */
+static void abort_card_calls(struct reader *r)
+{
+	for (struct op *q = r->queue, *next; q; q = next) {
+		next = q->next;
+		if (q->call)
+			op_abort(q, ONSHI_ERROR_CARD_REMOVED, "card-removed");
+	}
+	if (r->current && r->current->call)
+		op_abort(r->current, ONSHI_ERROR_CARD_REMOVED, "card-removed");
+}
+
 static void reader_update(struct reader *r, const struct pcsc_reader_state *st)
 {
 	bool changed = false;
@@ -1204,8 +1220,8 @@ static void reader_update(struct reader *r, const struct pcsc_reader_state *st)
 		r->card_type = "";
 		r->atr_len = 0;
 		changed = true;
-		if (was && r->current && r->current->call)
-			op_abort(r->current, ONSHI_ERROR_CARD_REMOVED, "card-removed");
+		if (was)
+			abort_card_calls(r);
 		if (r->present)
 			queue_card_type(r);
 		log_debug("reader %u: card %s", r->index, r->present ? "present" : "absent");

@@ -14,7 +14,9 @@
  *    keeps the verified state).
  *  - A caller leaving the bus, Reader.Cancel(), the card leaving the reader
  *    and the reader leaving all end the operation: the agent gets Cancel,
- *    the card is powered down, the next queued operation starts.
+ *    the card is powered down, the next queued operation starts.  When the
+ *    card leaves, the calls queued behind it fail too (CardRemoved): a
+ *    call made while one card was in never runs on the next one.
  *  - readers_sync() takes a pcsc-monitor snapshot and adds/removes reader
  *    objects (ReaderAdded/ReaderRemoved) and updates card properties
  *    (PropertiesChanged).

@@ -14,6 +14,10 @@
   PC/SC client that connects next cannot use the unlocked key (a SELECT of
   the key EF and COMPUTE DIGITAL SIGNATURE without a VERIFY of its own must
   not answer 90 00);
+- a card swap while one call waits for the agent and another is queued:
+  both fail with Error.CardRemoved, so a call made for one patient's card
+  never answers with the next patient's certificate; the next call reads
+  the new card;
 - SIGTERM while one call waits for the agent and another is queued: both
   callers get Error.Cancelled (not CardRemoved, not silence), the agent gets
   Cancel, and onshid exits 0."""
@@ -110,6 +114,45 @@ def shutdown_with_queue(rep, env):
     holder.close()
 
 
+def swap_with_queue(rep, env, card2):
+    d = oc.Daemon(env)
+    c = oc.Client(env.dbus_address)
+    holder = oc.Client(env.dbus_address)
+    hold = oc.AgentProc(env, "--hold")
+    results = {}
+    try:
+        rep.check("swap case: card ready", c.wait_for(
+            lambda: R in c.readers() and c.prop(R, "CardType") == "mynumber", 30))
+        call_async(holder, "Authenticate", V("(saya{sv})", "pin", b"held", {}), results, "held")
+        ev = hold.wait_event("RequestPin", 20)
+        rep.check("swap case: agent asked", ev is not None, str(ev))
+        call_async(c, "ReadCertificate", V("(s)", "auth"), results, "queued")
+        c.wait_for(lambda: False, 1)  # sends the call; it waits in onshid's queue
+        env.control("remove")
+        env.control("insert 0 vcard:" + card2)
+        c.wait_for(lambda: "queued" in results, 15)
+        holder.wait_for(lambda: "held" in results, 15)
+        rep.check("card swapped: the running call gets CardRemoved",
+                  results.get("held", ("none",))[0] == oc.ERR + "CardRemoved", str(results.get("held")))
+        rep.check("card swapped: the call queued for the first card gets CardRemoved, "
+                  "not the second card's certificate",
+                  results.get("queued", ("none",))[0] == oc.ERR + "CardRemoved",
+                  str(results.get("queued"))[:200])
+        ok = hold.wait_event("Cancel", 5)
+        rep.check("card swapped: the agent gets Cancel('card-removed')",
+                  ok is not None and ok["args"] == ["card-removed"], str(ok))
+        c.wait_for(lambda: c.prop(R, "CardType") == "mynumber", 30)
+        der = bytes(c.call(R, oc.READER_IFACE, "ReadCertificate", V("(s)", "auth"))[0])
+        rep.check("card swapped: the next call reads the new card",
+                  der == e2elib.read_bytes(os.path.join(card2, "auth.der")))
+    finally:
+        hold.stop()
+        status = d.stop()
+        c.close()
+        holder.close()
+    rep.check("swap case: onshid exits 0", status == 0, "status %s" % status)
+
+
 def run(rep, env, card):
     d = oc.Daemon(env)
     c = oc.Client(env.dbus_address)
@@ -195,11 +238,13 @@ def main():
     work = e2elib.workdir()
     try:
         card = e2elib.make_card(work, "card", "--auth-pin", PIN)
+        card2 = e2elib.make_card(work, "card2", "--auth-pin", PIN)
         policy = oc.write_policy(work)
         with TestEnv(profile="tpdu-t1", card="vcard:" + card, dbus_policy_files=[policy]) as env:
             rep.attach(env)
             env.wait_readers(1)
             run(rep, env, card)
+            swap_with_queue(rep, env, card2)
             shutdown_with_queue(rep, env)
     except (EnvError, RuntimeError, oc.DBusFailure) as e:
         rep.check("environment", False, str(e))
