@@ -462,6 +462,8 @@ enum jpki_result jpki_read_certificate(struct jpki_card *card, enum jpki_cert wh
 	card->redact_responses = which == JPKI_CERT_SIGN;
 	rc = read_certificate_body(card, max_le, extended_ok, out, cap, out_len);
 	card->redact_responses = false;
+	if (which == JPKI_CERT_SIGN)
+		explicit_bzero(card->rbuf, sizeof(card->rbuf)); /* its last chunk */
 	if (rc != JPKI_OK && which == JPKI_CERT_SIGN)
 		explicit_bzero(out, cap); /* do not leave half a personal cert behind */
 	return rc;

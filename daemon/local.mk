@@ -86,8 +86,9 @@ tests_unit_test_onshid_logic_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SYSTEMD_CFL
 tests_unit_test_onshid_logic_LDADD = $(ONSHID_CORE_LIBS) $(SYSTEMD_LIBS) $(PCSC_LIBS) $(CHECK_LIBS) -lpthread
 endif
 
-# onshid against a malicious card (transcript replay through pcscd) and its
-# per-reader queue (bound, callers leaving while queued, Cancel scope).
-ONSHID_FAULT_E2E_TESTS = tests/e2e/test-onshid-card-faults.py tests/e2e/test-onshid-queue.py
+# onshid against a malicious card (transcript replay through pcscd), its
+# per-reader queue (bound, callers leaving while queued, Cancel scope) and
+# what its memory keeps of PINs and personal data.
+ONSHID_FAULT_E2E_TESTS = tests/e2e/test-onshid-card-faults.py tests/e2e/test-onshid-queue.py 	tests/e2e/test-onshid-memory.py
 dist_check_SCRIPTS += $(ONSHID_FAULT_E2E_TESTS)
 TESTS += $(ONSHID_FAULT_E2E_TESTS)

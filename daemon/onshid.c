@@ -42,6 +42,7 @@
 #include "pcsc-monitor.h"
 #include "reader.h"
 #include "secret.h"
+#include "x509-info.h"
 
 static int method_list_readers(sd_bus_message *m, void *userdata, sd_bus_error *e)
 {
@@ -226,6 +227,9 @@ int main(int argc, char **argv)
 	sigset_t ss;
 	int r;
 
+	/* First: libcrypto must not have allocated yet. */
+	if (x509_wipe_freed_memory() < 0)
+		log_warning("libcrypto will not wipe what it frees");
 	if (parse_options(argc, argv) < 0)
 		return 2;
 	r = secret_harden_process();

@@ -122,6 +122,14 @@ static void op_start_next(struct reader *r);
 static void op_finish(struct op *op);
 static void reader_free(struct reader *r);
 
+static void free_wiped(uint8_t *p, size_t len)
+{
+	if (p) {
+		explicit_bzero(p, len);
+		free(p);
+	}
+}
+
 /* ===================== worker thread ===================== */
 
 static void trace_apdu(void *ctx, const struct jpki_trace_event *ev)
@@ -269,7 +277,7 @@ static uint8_t *read_cert(struct op *op, enum jpki_cert which, size_t *len)
 		op->rc = JPKI_ERR_CARD_PROTOCOL;
 	}
 	if (op->rc != JPKI_OK) {
-		free(buf);
+		free_wiped(buf, CERT_CAP);  /* a partial sign certificate */
 		return NULL;
 	}
 	return buf;
@@ -421,7 +429,9 @@ static void op_free(struct op *op)
 		explicit_bzero(op->data, op->data_len);
 		free(op->data);
 	}
-	free(op->der);
+	/* A sign certificate is personal data: wipe it (and, not knowing
+	 * which this was, any certificate) before it goes back to the heap. */
+	free_wiped(op->der, op->der_len);
 	free(op->ca_der);
 	x509_info_clear(&op->info);
 	secret_free(op->pin);
@@ -497,6 +507,9 @@ static void reply_success(struct op *op)
 		return;
 	switch (op->kind) {
 	case OP_READ_CERT:
+		/* sd-bus wipes a sensitive message when it frees it. */
+		if (op->which == JPKI_CERT_SIGN)
+			sd_bus_message_sensitive(reply);
 		r = sd_bus_message_append_array(reply, 'y', op->der, op->der_len);
 		if (r >= 0) r = sd_bus_message_open_container(reply, 'a', "{sv}");
 		if (r >= 0) r = append_info(reply, op);

@@ -1,6 +1,7 @@
 /* x509-info.c — certificate facts and chain checks with libcrypto; see x509-info.h. */
 #include <dirent.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -148,13 +150,63 @@ int x509_info_parse(const uint8_t *der, size_t len, struct x509_info *info)
 	return 0;
 }
 
+static void free_wiped_string(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 void x509_info_clear(struct x509_info *info)
 {
 	if (!info)
 		return;
-	free(info->subject);
-	free(info->issuer);
-	memset(info, 0, sizeof(*info));
+	free_wiped_string(info->subject);
+	free_wiped_string(info->issuer);
+	explicit_bzero(info, sizeof(*info));
+}
+
+/* libcrypto hands frees no size: malloc_usable_size (glibc, and ASan's
+ * allocator) gives the whole block. */
+static void wiping_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static void *plain_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return malloc(n);
+}
+
+/* Never realloc in place: the old block could move and stay unwiped. */
+static void *wiping_realloc(void *p, size_t n, const char *file, int line)
+{
+	if (!p)
+		return malloc(n);
+	if (n == 0) {
+		wiping_free(p, file, line);
+		return NULL;
+	}
+	void *q = malloc(n);
+	if (!q)
+		return NULL;
+	size_t old = malloc_usable_size(p);
+	memcpy(q, p, old < n ? old : n);
+	wiping_free(p, file, line);
+	return q;
+}
+
+int x509_wipe_freed_memory(void)
+{
+	return CRYPTO_set_mem_functions(plain_malloc, wiping_realloc, wiping_free) ? 0 : -1;
 }
 
 static void set_reason(char *reason, size_t cap, const char *text)

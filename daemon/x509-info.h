@@ -36,7 +36,16 @@ struct x509_info {
 
 /* Parses der.  Returns 0, or -1 (info is then zeroed, nothing to free). */
 int x509_info_parse(const uint8_t *der, size_t len, struct x509_info *info);
+/* Wipes the strings (a sign cert's subject is personal data), frees them and
+ * zeroes info. */
 void x509_info_clear(struct x509_info *info);
+
+/* Makes libcrypto wipe every block it frees or moves (realloc), so parsed
+ * certificates (the sign cert's name and address) do not linger in freed
+ * heap memory, where a core dump or a later bug could show them.  Call once,
+ * before any other libcrypto call; returns 0, or -1 when libcrypto has
+ * already allocated (then nothing changed). */
+int x509_wipe_freed_memory(void);
 
 /* Verifies leaf against the card's CA certificate at at_time (Unix seconds).
  *  - anchor_dir == NULL: the card CA is the trust anchor.  This proves only
