@@ -5,8 +5,9 @@
    signs: the transcript is written and never holds the PIN.
 2. replay:FILE through pcscd: the same probe commands give the same
    certificate and the same signature (PKCS#1 v1.5 is deterministic).
-3. A transcript whose SELECT EF 000A was altered: the probe fails and the
-   emulator's stderr shows the expected and the received command.
+3. A transcript whose SELECT EF 000A was altered: the probe fails, the
+   emulator's stderr shows the expected and the received command, and the
+   emulator exits with status 3.
 """
 import os
 import re
@@ -82,10 +83,12 @@ def main():
             cert2, sig2 = session(rep, env, "replay", work, pin, "rep")
         rep.check("replay: same certificate bytes as recorded", cert2 == cert1 and cert1)
         rep.check("replay: same signature bytes as recorded", sig2 == sig1 and sig1)
+        rep.check("replay: the emulator exits 0 (whole transcript replayed)", env.emu_status == 0,
+                  "status %s" % env.emu_status)
 
         altered = os.path.join(work, "altered.apdu")
         rep.check("altered transcript prepared (SELECT EF 000A -> 000B)", alter(transcript, altered))
-        with TestEnv(profile="tpdu-t1", card="replay:" + altered) as env:
+        with TestEnv(profile="tpdu-t1", card="replay:" + altered, emu_exit=3) as env:
             rep.attach(env)
             env.wait_readers(1)
             r = env.probe("--timeout", 20000, "wait-card", timeout=40)
@@ -97,6 +100,8 @@ def main():
                       "00 A4 02 0C 02 00 0B" in log.upper() or "00A4020C02000B" in log.upper(), log)
             rep.check("altered: the emulator's stderr shows the received command",
                       "00 A4 02 0C 02 00 0A" in log.upper() or "00A4020C02000A" in log.upper(), log)
+        rep.check("altered: the emulator exits with status 3 (replay failed)", env.emu_status == 3,
+                  "status %s" % env.emu_status)
     except EnvError as e:
         rep.check("environment", False, str(e))
     finally:

@@ -967,6 +967,14 @@ int emu_ccid_control(emu_ccid *c, uint8_t bmRequestType, uint8_t bRequest,
 
 /* ---- cards, keypad, faults ------------------------------------------------------- */
 
+static void retire_card(emu_ccid *c, emu_card *card)
+{
+	if (card && c->env.card_out)
+		c->env.card_out(c->env.user, card);
+	else
+		emu_card_destroy(card);
+}
+
 void emu_ccid_insert(emu_ccid *c, unsigned slot, emu_card *card)
 {
 	if (!c || slot >= c->p->nslots) {
@@ -975,7 +983,7 @@ void emu_ccid_insert(emu_ccid *c, unsigned slot, emu_card *card)
 	}
 	emu_slot *s = &c->slot[slot];
 	slot_deactivate(s);
-	emu_card_destroy(s->card);
+	retire_card(c, s->card);
 	s->card = card;
 	/* until the first ATR, GetParameters reports the ISO defaults */
 	(void)emu_atr_parse(NULL, 0, &s->atr_info);
@@ -990,7 +998,7 @@ void emu_ccid_remove(emu_ccid *c, unsigned slot)
 		return;
 	emu_slot *s = &c->slot[slot];
 	slot_deactivate(s);
-	emu_card_destroy(s->card);
+	retire_card(c, s->card);
 	s->card = NULL;
 	snapshot_icc(c);
 	notify_slot_change(c, slot);
@@ -1095,6 +1103,19 @@ emu_ccid *emu_ccid_new(const emu_profile *profile, const emu_ccid_env *env)
 		return NULL;
 	}
 	return c;
+}
+
+void emu_ccid_take_out_cards(emu_ccid *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < EMU_MAX_SLOTS; i++) {
+		if (c->slot[i].card) {
+			slot_deactivate(&c->slot[i]);
+			retire_card(c, c->slot[i].card);
+			c->slot[i].card = NULL;
+		}
+	}
 }
 
 void emu_ccid_free(emu_ccid *c)

@@ -27,6 +27,10 @@ typedef struct emu_ccid_env {
 	/* Let time pass (time extensions, keypad typing).  Returns false when the
 	 * wait was cut short by emu_ccid_abort_wait(): stop and return. */
 	bool (*wait_ms)(void *user, unsigned ms);
+	/* A card leaves the reader for good (replaced, removed, or still in at
+	 * emu_ccid_take_out_cards()); takes ownership.  The emulator learns a
+	 * replay card's verdict here.  NULL: the card is destroyed. */
+	void (*card_out)(void *user, emu_card *card);
 } emu_ccid_env;
 
 /* Faults a test can inject; each applies to the next `count` responses
@@ -68,6 +72,10 @@ int emu_ccid_control(emu_ccid *ccid, uint8_t bmRequestType, uint8_t bRequest,
  * profile has an interrupt endpoint. */
 void emu_ccid_insert(emu_ccid *ccid, unsigned slot, emu_card *card);
 void emu_ccid_remove(emu_ccid *ccid, unsigned slot);
+
+/* At the end, firmware thread stopped: hands every card still in a slot
+ * to env.card_out. */
+void emu_ccid_take_out_cards(emu_ccid *ccid);
 bool emu_ccid_card_present(const emu_ccid *ccid, unsigned slot);
 
 /* The reader lost its USB power (unplug): every card is deactivated (its

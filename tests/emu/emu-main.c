@@ -8,6 +8,10 @@
  * on stdin when stdin is a pipe, socket or terminal; the testbed directory is
  * removed on the way out.
  *
+ * Exit status: 0; 1 when the reader could not start; 2 for bad options; 3
+ * when a replay card deviated from its transcript or left entries unplayed
+ * (its "replay ..." report is on stderr).
+ *
  * Threads: the main thread runs the GLib loop (signals, stdin, control
  * socket, plug/unplug); umockdev's worker thread runs the ioctl handler
  * (emu-usb.c); the firmware thread runs every emu_ccid_* call in job order,
@@ -32,8 +36,10 @@
 #include "emu-profile.h"
 #include "emu-sysfs.h"
 #include "emu-usb.h"
+#include "tests/backends/backends.h"
 
 #define FIRST_DEVNUM 2   /* 1 is the root hub on a real bus */
+#define EMU_EXIT_REPLAY_FAILED 3
 
 typedef struct reader reader;
 typedef void (*job_fn)(reader *r, void *data);
@@ -70,6 +76,7 @@ struct reader {
 	bool wait_aborted;
 
 	emu_ccid_stats ccid_base;  /* at the last reset-stats */
+	unsigned replay_failures;  /* firmware thread; read once it has stopped */
 
 	/* start-up cards still being opened (card_open_thread) */
 	GMutex open_lock;
@@ -183,6 +190,16 @@ static bool env_wait_ms(void *user, unsigned ms)
 	bool completed = !r->wait_aborted;
 	g_mutex_unlock(&r->wait_lock);
 	return completed;
+}
+
+/* A card left for good: a replay card that deviated or has entries left
+ * (its report is already on stderr) makes the exit status 3. */
+static void env_card_out(void *user, emu_card *card)
+{
+	reader *r = user;
+	if (emu_card_finish(card) < 0)
+		r->replay_failures++;
+	emu_card_destroy(card);
 }
 
 /* ---- USB sink: from umockdev's worker thread to the firmware thread -------------- */
@@ -749,7 +766,7 @@ int main(int argc, char **argv)
 	emu_usb_sink sink = sink_ops;
 	sink.user = &r;
 	r.usb = emu_usb_new(r.tb, r.profile, &sink);
-	emu_ccid_env env = { &r, env_bulk_in, env_interrupt_in, env_wait_ms };
+	emu_ccid_env env = { &r, env_bulk_in, env_interrupt_in, env_wait_ms, env_card_out };
 	r.ccid = emu_ccid_new(r.profile, &env);
 	int status = 1;
 	emu_control *ctl = NULL;
@@ -787,6 +804,14 @@ fail:
 out:
 	emu_control_stop(ctl);
 	reader_stop_firmware(&r);
+	emu_ccid_take_out_cards(r.ccid);
+	if (r.replay_failures > 0) {
+		/* The replay lines above say where; the exit status says that. */
+		fprintf(stderr, "onshi-emu: %u replay card(s) deviated from their transcript\n",
+			r.replay_failures);
+		if (status == 0)
+			status = EMU_EXIT_REPLAY_FAILED;
+	}
 	emu_ccid_free(r.ccid);
 out_usb:
 	emu_usb_free(r.usb);

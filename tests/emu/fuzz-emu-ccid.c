@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (emu_profiles[nprofiles])
 		nprofiles++;
 	const emu_profile *p = emu_profiles[data[0] % nprofiles];
-	emu_ccid_env env = { NULL, on_bulk_in, on_interrupt, on_wait };
+	emu_ccid_env env = { NULL, on_bulk_in, on_interrupt, on_wait, NULL };
 	emu_ccid *c = emu_ccid_new(p, &env);
 	if (!c)
 		abort();

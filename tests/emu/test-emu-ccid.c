@@ -63,7 +63,7 @@ static bool env_wait_ms(void *user, unsigned ms)
 	return true;
 }
 
-static const emu_ccid_env ENV = { &B, env_bulk_in, env_interrupt_in, env_wait_ms };
+static const emu_ccid_env ENV = { &B, env_bulk_in, env_interrupt_in, env_wait_ms, NULL };
 
 /* ---- the scripted card -------------------------------------------------------------- */
 
@@ -1121,6 +1121,49 @@ START_TEST(busy_answer_is_slot_busy_at_once)
 }
 END_TEST
 
+/* env.card_out: every card that leaves for good, once, powered off. */
+static emu_card *cards_out[8];
+static unsigned ncards_out;
+
+static void env_card_out(void *user, emu_card *card)
+{
+	(void)user;
+	ck_assert_uint_lt(ncards_out, 8);
+	cards_out[ncards_out++] = card;
+}
+
+START_TEST(cards_leaving_go_to_card_out)
+{
+	memset(&B, 0, sizeof(B));
+	B.wait_limit_ms = ULONG_MAX;
+	ncards_out = 0;
+	emu_ccid_env env = ENV;
+	env.card_out = env_card_out;
+	emu_ccid *c = emu_ccid_new(emu_profile_find("multi-slot"), &env);
+	ck_assert_ptr_nonnull(c);
+	tcard *a = insert(c, 0), *b = insert(c, 1);
+	power_on(c, 0);
+	unsigned before = destroyed;
+	tcard *a2 = insert(c, 0);                     /* replaced: a leaves */
+	ck_assert_uint_eq(ncards_out, 1);
+	ck_assert_ptr_eq(cards_out[0], &a->base);
+	ck_assert_uint_eq(a->power_offs, 1);          /* deactivated before it goes */
+	emu_ccid_remove(c, 1);                        /* removed: b leaves */
+	ck_assert_uint_eq(ncards_out, 2);
+	ck_assert_ptr_eq(cards_out[1], &b->base);
+	emu_ccid_take_out_cards(c);                   /* the end: a2 leaves */
+	ck_assert_uint_eq(ncards_out, 3);
+	ck_assert_ptr_eq(cards_out[2], &a2->base);
+	ck_assert(!emu_ccid_card_present(c, 0) && !emu_ccid_card_present(c, 1));
+	ck_assert_uint_eq(destroyed, before);         /* card_out owns them now */
+	emu_ccid_free(c);
+	ck_assert_uint_eq(destroyed, before);         /* nothing left to free twice */
+	for (unsigned i = 0; i < ncards_out; i++)
+		emu_card_destroy(cards_out[i]);
+	ck_assert_uint_eq(destroyed, before + 3);
+}
+END_TEST
+
 START_TEST(power_loss_deactivates_every_slot)
 {
 	emu_ccid *c = reader("multi-slot");
@@ -1258,7 +1301,7 @@ static void *aborter(void *arg)
 START_TEST(abort_wait_from_another_thread)
 {
 	memset(&B, 0, sizeof(B));
-	const emu_ccid_env env = { &B, rt_bulk_in, env_interrupt_in, NULL };
+	const emu_ccid_env env = { &B, rt_bulk_in, env_interrupt_in, NULL, NULL };
 	emu_ccid *c = emu_ccid_new(emu_profile_find("extended-apdu"), &env);
 	ck_assert_ptr_nonnull(c);
 	tcard *t = insert(c, 0);
@@ -1374,6 +1417,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, abort_request_and_message_pair);
 	tcase_add_test(tc, busy_answer_is_slot_busy_at_once);
 	tcase_add_test(tc, power_loss_deactivates_every_slot);
+	tcase_add_test(tc, cards_leaving_go_to_card_out);
 	tcase_add_test(tc, frame_faults);
 	tcase_add_test(tc, card_faults);
 	tcase_add_test(tc, abort_wait_from_another_thread);

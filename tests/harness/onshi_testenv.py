@@ -154,8 +154,12 @@ class TestEnv:
                  driver="libccid", reader="emu", dbus_policy=None,
                  dbus_policy_files=(), emu_args=(), pcscd_args=(),
                  keep_logs_on_failure=True, verbose=False, libccid_options=None,
-                 apdu_log=True, reader_conf=()):
+                 apdu_log=True, reader_conf=(), emu_exit=0):
         self.profile = profile
+        # The emulator's expected exit status: 3 when a replay card is meant
+        # to deviate from its transcript.  Any other status fails the test.
+        self.emu_exit = emu_exit
+        self.emu_status = None
         # pcscd --apdu logs every APDU as sent, PIN bytes included: tests that
         # prove no PIN reaches any log of the run turn it off.
         self.apdu_log = apdu_log
@@ -634,11 +638,14 @@ class TestEnv:
         self._stderr_files = []
         self._restore_signal_handlers()
         # A non-zero exit of the emulator (a sanitizer report, a leak, an
-        # internal error) fails the test even if every client step passed.
-        emu_bad = self.emu is not None and emu_status != 0
+        # internal error, a replay deviation) fails the test even if every
+        # client step passed, unless the test expects that status.
+        self.emu_status = emu_status
+        emu_bad = self.emu is not None and emu_status != self.emu_exit
         if emu_bad:
             self.failed = True
-            sys.stderr.write("onshi_testenv: emulator exited with status %s\n" % emu_status)
+            sys.stderr.write("onshi_testenv: emulator exited with status %s (expected %s)\n"
+                             % (emu_status, self.emu_exit))
         if left:
             self.failed = True
             sys.stderr.write("onshi_testenv: processes survived teardown: %s\n" % left)
@@ -650,7 +657,7 @@ class TestEnv:
         if left:
             raise EnvError("processes survived teardown: %s" % left)
         if emu_bad:
-            raise EnvError("emulator exited with status %s" % emu_status)
+            raise EnvError("emulator exited with status %s (expected %s)" % (emu_status, self.emu_exit))
 
     def _stop_at_exit(self):
         try:
