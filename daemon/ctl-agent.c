@@ -199,17 +199,6 @@ static int check_caller(struct ctl_agent *a, sd_bus_message *m, sd_bus_error *er
 				"only " SERVICE_NAME " may call this agent");
 }
 
-static const char *kind_text(const char *kind)
-{
-	if (strcmp(kind, "auth") == 0)
-		return "PIN of the user-authentication certificate (4 digits)";
-	if (strcmp(kind, "sign") == 0)
-		return "password of the signature certificate (6-16 letters and digits)";
-	if (strcmp(kind, "card-info") == 0)
-		return "card-information PIN (4 digits)";
-	return "PIN";
-}
-
 static int begin_request(struct ctl_agent *a, sd_bus_message *m, sd_bus_error *error)
 {
 	int r;
@@ -241,10 +230,8 @@ static int method_request_pin(sd_bus_message *m, void *userdata, sd_bus_error *e
 	r = sd_bus_message_read(m, "osu", &reader, &kind, &tries);
 	if (r < 0)
 		return r;
-	if (tries == 1)
-		fprintf(stderr, "WARNING: this is the last try; a wrong entry blocks it.\n");
-	fprintf(stderr, "Enter the %s (%u %s left): ", kind_text(kind), tries,
-		tries == 1 ? "try" : "tries");
+	char prompt[256];
+	fputs(ctl_line_pin_prompt(prompt, sizeof(prompt), kind, tries), stderr);
 	fflush(stderr);
 	return begin_request(a, m, error);
 }
@@ -280,8 +267,11 @@ static int method_pinpad_prompt(sd_bus_message *m, void *userdata, sd_bus_error 
 	r = sd_bus_message_read(m, "osu", &reader, &kind, &tries);
 	if (r < 0)
 		return r;
-	fprintf(stderr, "enter your PIN on the reader's keypad (%u %s left)\n", tries,
-		tries == 1 ? "try" : "tries");
+	if (tries == 0)  /* count unknown */
+		fprintf(stderr, "enter your PIN on the reader's keypad\n");
+	else
+		fprintf(stderr, "enter your PIN on the reader's keypad (%u %s left)\n", tries,
+			tries == 1 ? "try" : "tries");
 	return sd_bus_reply_method_return(m, NULL);
 }
 

@@ -1,4 +1,5 @@
 /* ctl-line.c — see ctl-line.h. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ctl-line.h"
@@ -35,4 +36,28 @@ enum ctl_line_state ctl_line_eof(struct ctl_line *l)
 	if (l->overflow)
 		return CTL_LINE_TOO_LONG;
 	return l->len ? CTL_LINE_DONE : CTL_LINE_EMPTY_EOF;
+}
+
+static const char *kind_text(const char *kind)
+{
+	if (strcmp(kind, "auth") == 0)
+		return "PIN of the user-authentication certificate (4 digits)";
+	if (strcmp(kind, "sign") == 0)
+		return "password of the signature certificate (6-16 letters and digits)";
+	if (strcmp(kind, "card-info") == 0)
+		return "card-information PIN (4 digits)";
+	return "PIN";
+}
+
+char *ctl_line_pin_prompt(char *buf, size_t cap, const char *kind, uint32_t tries_left)
+{
+	if (!buf || cap == 0)
+		return buf;
+	if (tries_left == 0)
+		snprintf(buf, cap, "Enter the %s: ", kind_text(kind));
+	else
+		snprintf(buf, cap, "%sEnter the %s (%u %s left): ",
+			 tries_left == 1 ? "WARNING: this is the last try; a wrong entry blocks it.\n" : "",
+			 kind_text(kind), tries_left, tries_left == 1 ? "try" : "tries");
+	return buf;
 }

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum ctl_line_state {
 	CTL_LINE_MORE,      /* keep feeding */
@@ -35,5 +36,11 @@ enum ctl_line_state ctl_line_feed(struct ctl_line *l, char c);
 /* End of input: a partial line counts as complete. */
 enum ctl_line_state ctl_line_eof(struct ctl_line *l);
 void ctl_line_wipe(struct ctl_line *l);
+
+/* The agent's prompt for RequestPin(kind, tries_left) into buf (always
+ * NUL-terminated, cut at cap - 1).  tries_left 0 means onshid does not know
+ * the count (the card gave none), so no count is shown; 1 adds a warning
+ * line before the prompt.  Returns buf. */
+char *ctl_line_pin_prompt(char *buf, size_t cap, const char *kind, uint32_t tries_left);
 
 #endif

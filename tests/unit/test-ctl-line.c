@@ -83,6 +83,26 @@ START_TEST(wipe_zeroes_everything)
 }
 END_TEST
 
+START_TEST(pin_prompt_shows_known_counts_only)
+{
+	char buf[256];
+	ck_assert_str_eq(ctl_line_pin_prompt(buf, sizeof(buf), "auth", 3),
+			 "Enter the PIN of the user-authentication certificate (4 digits) (3 tries left): ");
+	/* 0: the card gave no count; "0 tries left" would read as blocked */
+	ck_assert_str_eq(ctl_line_pin_prompt(buf, sizeof(buf), "sign", 0),
+			 "Enter the password of the signature certificate (6-16 letters and digits): ");
+	ctl_line_pin_prompt(buf, sizeof(buf), "card-info", 1);
+	ck_assert_ptr_nonnull(strstr(buf, "last try"));
+	ck_assert_ptr_nonnull(strstr(buf, "(1 try left)"));
+	ck_assert_str_eq(ctl_line_pin_prompt(buf, sizeof(buf), "future-kind", 2),
+			 "Enter the PIN (2 tries left): ");
+	/* cut, never overrun */
+	char small[8];
+	memset(small, 'x', sizeof(small));
+	ck_assert_str_eq(ctl_line_pin_prompt(small, sizeof(small), "auth", 3), "Enter t");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ctl-line");
@@ -92,6 +112,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, limit_is_cap_minus_one);
 	tcase_add_test(tc, end_of_input);
 	tcase_add_test(tc, wipe_zeroes_everything);
+	tcase_add_test(tc, pin_prompt_shows_known_counts_only);
 	suite_add_tcase(s, tc);
 	return s;
 }
