@@ -7,7 +7,6 @@ form it passed through (the agent's D-Bus string, the C string, the VERIFY
 APDU, upper- and lower-case password) nor the sign certificate's personal
 data (the name, the address, the serial-number CN).  Freed memory counts:
 a core dump shows it too."""
-import base64
 import hashlib
 import os
 import re
@@ -83,7 +82,7 @@ def needles():
     }
 
 
-def run(rep, env, card, work):
+def run(rep, env, card):
     d = oc.Daemon(env, "--personal-group", "onshi-personal")
     c = oc.Client(env.dbus_address)
     agent = None
@@ -141,7 +140,7 @@ def main():
         with TestEnv(profile="tpdu-t1", card="vcard:" + card, dbus_policy_files=[policy]) as env:
             rep.attach(env)
             env.wait_readers(1)
-            run(rep, env, card, work)
+            run(rep, env, card)
     except (EnvError, RuntimeError, oc.DBusFailure) as e:
         rep.check("environment", False, str(e))
     finally:

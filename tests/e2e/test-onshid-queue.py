@@ -83,6 +83,18 @@ def key_unusable_after_authenticate(rep, env, c):
               "exit %d, answers %s %s" % (out.returncode, [a[-8:] for a in answers], out.stderr[-300:]))
 
 
+def hold_one_queue_one(rep, label, c, holder, hold, results):
+    """holder's Authenticate waits for the silent agent ("held"); c's
+    ReadCertificate waits in onshid's queue behind it ("queued")."""
+    rep.check("%s: card ready" % label, c.wait_for(
+        lambda: R in c.readers() and c.prop(R, "CardType") == "mynumber", 30))
+    call_async(holder, "Authenticate", V("(saya{sv})", "pin", b"held", {}), results, "held")
+    ev = hold.wait_event("RequestPin", 20)
+    rep.check("%s: agent asked" % label, ev is not None, str(ev))
+    call_async(c, "ReadCertificate", V("(s)", "auth"), results, "queued")
+    c.wait_for(lambda: False, 1)  # sends the call; it waits in onshid's queue
+
+
 def shutdown_with_queue(rep, env):
     d = oc.Daemon(env)
     c = oc.Client(env.dbus_address)
@@ -90,13 +102,7 @@ def shutdown_with_queue(rep, env):
     hold = oc.AgentProc(env, "--hold")
     results = {}
     try:
-        rep.check("shutdown case: card ready", c.wait_for(
-            lambda: R in c.readers() and c.prop(R, "CardType") == "mynumber", 30))
-        call_async(holder, "Authenticate", V("(saya{sv})", "pin", b"held", {}), results, "held")
-        ev = hold.wait_event("RequestPin", 20)
-        rep.check("shutdown case: agent asked", ev is not None, str(ev))
-        call_async(c, "ReadCertificate", V("(s)", "auth"), results, "queued")
-        c.wait_for(lambda: False, 1)  # sends the call; it waits in onshid's queue
+        hold_one_queue_one(rep, "shutdown case", c, holder, hold, results)
     finally:
         status = d.stop()
     c.wait_for(lambda: "queued" in results, 10)
@@ -121,13 +127,7 @@ def swap_with_queue(rep, env, card2):
     hold = oc.AgentProc(env, "--hold")
     results = {}
     try:
-        rep.check("swap case: card ready", c.wait_for(
-            lambda: R in c.readers() and c.prop(R, "CardType") == "mynumber", 30))
-        call_async(holder, "Authenticate", V("(saya{sv})", "pin", b"held", {}), results, "held")
-        ev = hold.wait_event("RequestPin", 20)
-        rep.check("swap case: agent asked", ev is not None, str(ev))
-        call_async(c, "ReadCertificate", V("(s)", "auth"), results, "queued")
-        c.wait_for(lambda: False, 1)  # sends the call; it waits in onshid's queue
+        hold_one_queue_one(rep, "swap case", c, holder, hold, results)
         env.control("remove")
         env.control("insert 0 vcard:" + card2)
         c.wait_for(lambda: "queued" in results, 15)
