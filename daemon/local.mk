@@ -88,7 +88,9 @@ endif
 
 # onshid against a malicious card (transcript replay through pcscd), its
 # per-reader queue (bound, callers leaving while queued, Cancel scope) and
-# what its memory keeps of PINs and personal data.
-ONSHID_FAULT_E2E_TESTS = tests/e2e/test-onshid-card-faults.py tests/e2e/test-onshid-queue.py 	tests/e2e/test-onshid-memory.py
+# what its memory keeps of PINs and personal data; D-Bus activation from the
+# built activation file.
+ONSHID_FAULT_E2E_TESTS = tests/e2e/test-onshid-card-faults.py tests/e2e/test-onshid-queue.py \
+	tests/e2e/test-onshid-memory.py tests/e2e/test-onshid-activation.py
 dist_check_SCRIPTS += $(ONSHID_FAULT_E2E_TESTS)
 TESTS += $(ONSHID_FAULT_E2E_TESTS)

@@ -154,7 +154,7 @@ class TestEnv:
                  driver="libccid", reader="emu", dbus_policy=None,
                  dbus_policy_files=(), emu_args=(), pcscd_args=(),
                  keep_logs_on_failure=True, verbose=False, libccid_options=None,
-                 apdu_log=True, reader_conf=(), emu_exit=0):
+                 apdu_log=True, reader_conf=(), emu_exit=0, dbus_service_dirs=()):
         self.profile = profile
         # The emulator's expected exit status: 3 when a replay card is meant
         # to deviate from its transcript.  Any other status fails the test.
@@ -170,6 +170,9 @@ class TestEnv:
         self.reader = reader
         self.dbus_policy = dbus_policy
         self.dbus_policy_files = list(dbus_policy_files)
+        # <servicedir>s of the private bus: D-Bus activation starts what
+        # their .service files name, with this environment's variables.
+        self.dbus_service_dirs = list(dbus_service_dirs)
         self.emu_args = list(emu_args)
         self.pcscd_args = list(pcscd_args)
         self.keep_logs_on_failure = keep_logs_on_failure
@@ -484,6 +487,8 @@ class TestEnv:
         sock = os.path.join(self.dir, "bus")
         includes = "".join("  <include>%s</include>\n" % os.path.abspath(p)
                            for p in self.dbus_policy_files)
+        includes += "".join("  <servicedir>%s</servicedir>\n" % os.path.abspath(d)
+                            for d in self.dbus_service_dirs)
         with open(conf, "w") as f:
             f.write(
                 '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n'
@@ -511,7 +516,11 @@ class TestEnv:
             ["dbus-daemon", "--config-file=" + conf, "--nofork",
              "--print-address=1", "--print-pid=1", "--nopidfile"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=self._open_log(self.dbus_log), env=self._marked_env(),
+            stderr=self._open_log(self.dbus_log),
+            # what a service it activates needs: this bus as the system
+            # bus, and the private pcscd
+            env=self._marked_env({"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + sock,
+                                  "PCSCLITE_CSOCK_NAME": self.pcscd_sock}),
             start_new_session=True, preexec_fn=_child_setup)
         lines = []
         buf = b""
