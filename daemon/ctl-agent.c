@@ -267,11 +267,8 @@ static int method_pinpad_prompt(sd_bus_message *m, void *userdata, sd_bus_error 
 	r = sd_bus_message_read(m, "osu", &reader, &kind, &tries);
 	if (r < 0)
 		return r;
-	if (tries == 0)  /* count unknown */
-		fprintf(stderr, "enter your PIN on the reader's keypad\n");
-	else
-		fprintf(stderr, "enter your PIN on the reader's keypad (%u %s left)\n", tries,
-			tries == 1 ? "try" : "tries");
+	char prompt[128];
+	fputs(ctl_line_pinpad_prompt(prompt, sizeof(prompt), tries), stderr);
 	return sd_bus_reply_method_return(m, NULL);
 }
 

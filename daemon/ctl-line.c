@@ -49,15 +49,35 @@ static const char *kind_text(const char *kind)
 	return "PIN";
 }
 
+/* " (N tries left)", or "" when the count is unknown (0). */
+static void tries_text(char out[32], uint32_t tries_left)
+{
+	if (tries_left == 0)
+		out[0] = '\0';
+	else
+		snprintf(out, 32, " (%u %s left)", tries_left, tries_left == 1 ? "try" : "tries");
+}
+
 char *ctl_line_pin_prompt(char *buf, size_t cap, const char *kind, uint32_t tries_left)
 {
+	char tries[32];
+
 	if (!buf || cap == 0)
 		return buf;
-	if (tries_left == 0)
-		snprintf(buf, cap, "Enter the %s: ", kind_text(kind));
-	else
-		snprintf(buf, cap, "%sEnter the %s (%u %s left): ",
-			 tries_left == 1 ? "WARNING: this is the last try; a wrong entry blocks it.\n" : "",
-			 kind_text(kind), tries_left, tries_left == 1 ? "try" : "tries");
+	tries_text(tries, tries_left);
+	snprintf(buf, cap, "%sEnter the %s%s: ",
+		 tries_left == 1 ? "WARNING: this is the last try; a wrong entry blocks it.\n" : "",
+		 kind_text(kind), tries);
+	return buf;
+}
+
+char *ctl_line_pinpad_prompt(char *buf, size_t cap, uint32_t tries_left)
+{
+	char tries[32];
+
+	if (!buf || cap == 0)
+		return buf;
+	tries_text(tries, tries_left);
+	snprintf(buf, cap, "enter your PIN on the reader's keypad%s\n", tries);
 	return buf;
 }

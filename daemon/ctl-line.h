@@ -43,4 +43,7 @@ void ctl_line_wipe(struct ctl_line *l);
  * line before the prompt.  Returns buf. */
 char *ctl_line_pin_prompt(char *buf, size_t cap, const char *kind, uint32_t tries_left);
 
+/* The same for DisplayPinPadPrompt: one line, ending in '\n'. */
+char *ctl_line_pinpad_prompt(char *buf, size_t cap, uint32_t tries_left);
+
 #endif

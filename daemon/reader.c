@@ -277,7 +277,7 @@ static uint8_t *read_cert(struct op *op, enum jpki_cert which, size_t *len)
 		op->rc = JPKI_ERR_CARD_PROTOCOL;
 	}
 	if (op->rc != JPKI_OK) {
-		free_wiped(buf, CERT_CAP);  /* a partial sign certificate */
+		free(buf);  /* jpki_read_certificate() wiped a partial sign certificate */
 		return NULL;
 	}
 	return buf;
@@ -425,10 +425,7 @@ static void op_free(struct op *op)
 	sd_bus_track_unref(op->track);
 	sd_bus_message_unref(op->call);
 	free(op->sender);
-	if (op->data) {
-		explicit_bzero(op->data, op->data_len);
-		free(op->data);
-	}
+	free_wiped(op->data, op->data_len);
 	/* A sign certificate is personal data: wipe it (and, not knowing
 	 * which this was, any certificate) before it goes back to the heap. */
 	free_wiped(op->der, op->der_len);

@@ -96,6 +96,10 @@ START_TEST(pin_prompt_shows_known_counts_only)
 	ck_assert_ptr_nonnull(strstr(buf, "(1 try left)"));
 	ck_assert_str_eq(ctl_line_pin_prompt(buf, sizeof(buf), "future-kind", 2),
 			 "Enter the PIN (2 tries left): ");
+	ck_assert_str_eq(ctl_line_pinpad_prompt(buf, sizeof(buf), 2),
+			 "enter your PIN on the reader's keypad (2 tries left)\n");
+	ck_assert_str_eq(ctl_line_pinpad_prompt(buf, sizeof(buf), 0),
+			 "enter your PIN on the reader's keypad\n");
 	/* cut, never overrun */
 	char small[8];
 	memset(small, 'x', sizeof(small));
